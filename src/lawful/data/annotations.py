@@ -1,0 +1,73 @@
+"""Column and table annotations: which personal data a column holds and whom it is about.
+
+Every personal-data column says so where it is declared::
+
+    email: Mapped[str] = mapped_column(String(254), info=personal("user.contact.email"))
+
+and every table that holds personal data names its subject::
+
+    __table_args__ = {"info": subject("employee", key="id")}
+
+The key is the column that identifies the data subject of a row (the row's own id, or a
+foreign key such as ``user_id``). For rows that are personal data only for some kinds of
+customer (a sole proprietor's company data), ``when`` names the condition:
+``subject("customer", key="id", when=("kind", "sole_proprietor"))``.
+
+A column whose name looks personal but is not (``table_name``, ``plan_name``) says why with
+``not_personal("...")``; the metadata check refuses a personal-looking column that says nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Table
+
+CATEGORY = "category"
+NOT_PERSONAL = "not_personal"
+SUBJECT = "subject"
+
+
+def personal(category: str, *, identifies: bool = False) -> dict[str, Any]:
+    """Annotate a column holding personal data of the fideslang ``category``.
+
+    ``identifies``: the value on its own points to a person (an e-mail address, a name), so it is
+    what erasure must remove and what an access request searches for.
+    """
+    return {CATEGORY: category, "identifies": identifies}
+
+
+def not_personal(why: str) -> dict[str, Any]:
+    """Mark a personal-looking column as holding no personal data, and say why."""
+    if not why.strip():
+        raise ValueError("not_personal() needs a reason")
+    return {NOT_PERSONAL: why}
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectSpec:
+    """Whom the rows of a table are about."""
+
+    kind: str
+    key: str
+    when: tuple[str, str] | None = None
+
+
+def subject(kind: str, *, key: str = "id", when: tuple[str, str] | None = None) -> dict[str, Any]:
+    """Table-level annotation: the fideslang data subject and the column that identifies them."""
+    return {SUBJECT: SubjectSpec(kind, key, when)}
+
+
+def column_category(column: Column[Any]) -> str | None:
+    value = column.info.get(CATEGORY)
+    return value if isinstance(value, str) else None
+
+
+def table_subject(table: Table) -> SubjectSpec | None:
+    value = table.info.get(SUBJECT)
+    return value if isinstance(value, SubjectSpec) else None
+
+
+def personal_columns(table: Table) -> list[Column[Any]]:
+    return [c for c in table.columns if column_category(c)]

@@ -1,0 +1,127 @@
+"""Engine, purpose-bound sessions and units of work.
+
+``Database`` owns one SQLAlchemy engine (SQLite in WAL mode with foreign keys on, or
+PostgreSQL) with the purpose check installed. Code never gets a plain session: it asks for
+``db.session(purpose, actor)`` or, more usually, ``with db.unit_of_work(purpose, actor) as s:``,
+which commits when the block succeeds and rolls back when it raises. Services never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session
+
+from lawful.data.purpose import ACCESS, INTERNAL, Access, Actor, install
+from lawful.errors import PurposeViolation
+from lawful.policy.model import Policy
+
+
+def normalise_url(url: str) -> str:
+    """Use the psycopg 3 driver for ``postgresql://`` URLs."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine configured the way Lawful needs it, without the purpose check."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+class PurposeSession(Session):
+    """A session bound to one purpose and actor; its processing goes to the processing log."""
+
+    access: Access
+
+    def close(self) -> None:
+        # Processing that was done but not committed (a read-only unit, a rollback) is still
+        # processing: record it in a transaction of its own.
+        if getattr(self, "access", None) is not None and self.access.entries:
+            bind = self.get_bind()
+            assert isinstance(bind, Engine)
+            super().close()
+            with bind.begin() as conn:
+                self.access.write_log(conn)
+            return
+        super().close()
+
+
+@event.listens_for(PurposeSession, "before_commit")
+def _log_before_commit(session: Session) -> None:
+    access = getattr(session, "access", None)
+    if access is not None and access.entries:
+        session.flush()
+        access.write_log(session.connection())
+
+
+class Database:
+    """The database of one Lawful installation, enforcing one policy."""
+
+    def __init__(self, url: str, policy: Policy, **engine_kwargs: Any) -> None:
+        self.url = normalise_url(url)
+        self.policy = policy
+        self.engine = make_engine(self.url, **engine_kwargs)
+        install(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def session(self, purpose: str, actor: Actor) -> PurposeSession:
+        """A session under ``purpose``; the caller commits or rolls back, and closes it."""
+        try:
+            declared = self.policy.purpose(purpose)
+        except KeyError:
+            raise PurposeViolation(
+                f"purpose {purpose!r} is not declared in the policy ({', '.join(self.policy.keys)})"
+            ) from None
+        access = Access(declared, actor)
+        session = PurposeSession(bind=self.engine.execution_options(**{ACCESS: access}),
+                                 expire_on_commit=False)
+        session.access = access
+        return session
+
+    @contextmanager
+    def unit_of_work(self, purpose: str, actor: Actor) -> Iterator[PurposeSession]:
+        """Commit when the block succeeds, roll back when it raises; log the processing either way."""
+        session = self.session(purpose, actor)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @contextmanager
+    def internal(self) -> Iterator[Connection]:
+        """A connection for infrastructure (migrations, health checks) that touches no personal data."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(**{INTERNAL: True})
+
+    def ping(self) -> bool:
+        with self.internal() as conn:
+            return conn.execute(text("SELECT 1")).scalar() == 1
+
+    def dispose(self) -> None:
+        self.engine.dispose()
