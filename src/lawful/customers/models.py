@@ -36,9 +36,13 @@ class AddressMixin:
     """A postal address; every part is personal data when the row is about a person."""
 
     street: Mapped[str] = mapped_column(String(200), default="", info=personal("user.contact.address.street"))
-    postal_code: Mapped[str] = mapped_column(String(20), default="", info=personal("user.contact.address.postal_code"))
+    postal_code: Mapped[str] = mapped_column(
+        String(20), default="", info=personal("user.contact.address.postal_code")
+    )
     city: Mapped[str] = mapped_column(String(100), default="", info=personal("user.contact.address.city"))
-    country: Mapped[str] = mapped_column(String(2), default="NL", info=personal("user.contact.address.country"))
+    country: Mapped[str] = mapped_column(
+        String(2), default="NL", info=personal("user.contact.address.country")
+    )
 
 
 class Customer(IdMixin, AddressMixin, TimestampMixin, Base):
@@ -49,28 +53,37 @@ class Customer(IdMixin, AddressMixin, TimestampMixin, Base):
     )
 
     kind: Mapped[CustomerKind] = mapped_column(Enum(CustomerKind, native_enum=False, length=20))
-    legal_name: Mapped[str] = mapped_column(String(200), info=personal("user.contact.organization", identifies=True))
+    legal_name: Mapped[str] = mapped_column(
+        String(200), info=personal("user.contact.organization", identifies=True)
+    )
     kvk_number: Mapped[str | None] = mapped_column(String(8), info=personal("user.contact.organization"))
     vat_number: Mapped[str | None] = mapped_column(String(20), info=personal("user.contact.organization"))
-    billing_email: Mapped[str] = mapped_column(String(254), info=personal("user.contact.email", identifies=True))
+    billing_email: Mapped[str] = mapped_column(
+        String(254), info=personal("user.contact.email", identifies=True)
+    )
     status: Mapped[CustomerStatus] = mapped_column(
         Enum(CustomerStatus, native_enum=False, length=20), default=CustomerStatus.active
     )
     contract_start: Mapped[date | None] = mapped_column(Date)
     contract_end: Mapped[date | None] = mapped_column(Date)
 
-    contacts: Mapped[list[ContactPerson]] = relationship(back_populates="customer", lazy="raise",
-                                                         order_by="ContactPerson.name")
+    contacts: Mapped[list[ContactPerson]] = relationship(
+        back_populates="customer", lazy="raise", order_by="ContactPerson.name"
+    )
 
 
 class ContactPerson(IdMixin, AddressMixin, Base):
     __tablename__ = "contact_persons"
     __table_args__ = ({"info": subject("customer", key="id")},)
 
-    customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(200), info=personal("user.name", identifies=True))
     email: Mapped[str] = mapped_column(String(254), info=personal("user.contact.email", identifies=True))
-    phone: Mapped[str] = mapped_column(String(40), default="", info=personal("user.contact.phone_number", identifies=True))
+    phone: Mapped[str] = mapped_column(
+        String(40), default="", info=personal("user.contact.phone_number", identifies=True)
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     customer: Mapped[Customer] = relationship(back_populates="contacts", lazy="raise")

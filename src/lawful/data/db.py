@@ -95,8 +95,9 @@ class Database:
                 f"purpose {purpose!r} is not declared in the policy ({', '.join(self.policy.keys)})"
             ) from None
         access = Access(declared, actor)
-        session = PurposeSession(bind=self.engine.execution_options(**{ACCESS: access}),
-                                 expire_on_commit=False)
+        session = PurposeSession(
+            bind=self.engine.execution_options(**{ACCESS: access}), expire_on_commit=False
+        )
         session.access = access
         return session
 

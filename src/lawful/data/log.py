@@ -33,6 +33,8 @@ class ProcessingRecord(Base):
     operation: Mapped[str] = mapped_column(String(8))
     table_name: Mapped[str] = mapped_column(String(64), info=not_personal("the name of a database table"))
     categories: Mapped[str] = mapped_column(String(512))
-    subject_table: Mapped[str | None] = mapped_column(String(64), info=not_personal("the name of a database table"))
+    subject_table: Mapped[str | None] = mapped_column(
+        String(64), info=not_personal("the name of a database table")
+    )
     subject_id: Mapped[str | None] = mapped_column(String(64), info=personal("user.unique_id"))
     statements: Mapped[int] = mapped_column(Integer, default=1)

@@ -78,9 +78,15 @@ class Access:
         at = utcnow()
         return [
             {
-                "at": at, "actor_kind": self.actor.kind, "actor_id": self.actor.id,
-                "purpose": self.purpose.key, "operation": op, "table_name": table,
-                "categories": cats, "subject_table": subject_table, "subject_id": subject_id,
+                "at": at,
+                "actor_kind": self.actor.kind,
+                "actor_id": self.actor.id,
+                "purpose": self.purpose.key,
+                "operation": op,
+                "table_name": table,
+                "categories": cats,
+                "subject_table": subject_table,
+                "subject_id": subject_id,
                 "statements": count,
             }
             for (op, table, cats, subject_table, subject_id), count in self.entries.items()
@@ -179,9 +185,8 @@ def analyse(context: DefaultExecutionContext) -> Analysis:
             if target is table and isinstance(statement, Insert):
                 param = spec.key if spec.key in params else None
             else:
-                param = _subject_param(statement, table.c[spec.key], compiled.bind_names)
-        touches.append(Touch(name, ",".join(sorted(categories)),
-                             name if spec is not None else None, param))
+                param = _subject_param(statement, table.c[spec.key], getattr(compiled, "bind_names", {}))
+        touches.append(Touch(name, ",".join(sorted(categories)), name if spec is not None else None, param))
     return Analysis(operation, False, frozenset(c for cats in by_table.values() for c in cats), touches)
 
 
@@ -202,8 +207,12 @@ def _subject_param(statement: Any, key: Column[Any], bind_names: dict[BindParame
 
 
 def check_statement(
-    conn: Connection, cursor: Any, statement: str, parameters: Any,
-    context: DefaultExecutionContext | None, executemany: bool,
+    conn: Connection,
+    cursor: Any,
+    statement: str,
+    parameters: Any,
+    context: DefaultExecutionContext | None,
+    executemany: bool,
 ) -> None:
     """``before_cursor_execute`` hook: refuse what the purpose does not declare, note the rest."""
     if context is None:
@@ -251,8 +260,15 @@ def check_statement(
         else:
             for params in context.compiled_parameters:
                 value = params.get(touch.subject_param)
-                entries[(op, touch.table, touch.categories, touch.subject_table,
-                         None if value is None else str(value))] += 1
+                entries[
+                    (
+                        op,
+                        touch.table,
+                        touch.categories,
+                        touch.subject_table,
+                        None if value is None else str(value),
+                    )
+                ] += 1
 
 
 def install(engine: Engine) -> None:

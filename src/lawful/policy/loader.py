@@ -71,14 +71,50 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyError(_explain(exc, source, names)) from None
+        raise PolicyError(_explain(exc, source, names, listed)) from None
     problems = list(_taxonomy_problems(policy)) + list(_coherence_problems(policy))
     if problems:
         raise PolicyError(f"{source}: " + "; ".join(problems))
-    return policy.model_copy(update={"source": source})
+    return _fill_measures(policy).model_copy(update={"source": source})
 
 
-def _explain(exc: ValidationError, source: str, names: list[str]) -> str:
+def _fill_measures(policy: Policy) -> Policy:
+    """Write the enforced monitoring values into the measures and assessments that cite them.
+
+    A measure says ``destroyed after {salt_lifetime_hours} hours``; the statement then always
+    states the value the code enforces, also when a policy tightens ``[monitoring]``.
+    """
+    values = policy.monitoring.model_dump(
+        include={
+            "raw_event_days",
+            "salt_lifetime_hours",
+            "session_timeout_minutes",
+            "ipv4_prefix",
+            "ipv6_prefix",
+        }
+    )
+
+    def fill(text: str) -> str:
+        for name, value in values.items():
+            text = text.replace("{" + name + "}", str(value))
+        return text
+
+    purposes = []
+    for p in policy.purposes:
+        update: dict[str, Any] = {"measures": [fill(m) for m in p.measures]}
+        if p.assessment is not None:
+            update["assessment"] = p.assessment.model_copy(
+                update={
+                    "interest": fill(p.assessment.interest),
+                    "necessity": fill(p.assessment.necessity),
+                    "balancing": fill(p.assessment.balancing),
+                }
+            )
+        purposes.append(p.model_copy(update=update))
+    return policy.model_copy(update={"purposes": purposes})
+
+
+def _explain(exc: ValidationError, source: str, names: list[str], raw_purposes: list[Any]) -> str:
     """Turn pydantic's locations into the words of the policy file."""
     lines = []
     for err in exc.errors():
@@ -87,11 +123,19 @@ def _explain(exc: ValidationError, source: str, names: list[str]) -> str:
         if len(loc) >= 2 and loc[0] == "purposes" and isinstance(loc[1], int) and loc[1] < len(names):
             where = f"purpose {names[loc[1]]!r}"
             loc = loc[2:]
+        if len(loc) >= 2 and loc[0] == "categories" and isinstance(loc[1], int) and where != "policy":
+            index = names.index(where[len("purpose '") : -1])
+            declared = raw_purposes[index].get("categories", [])
+            if loc[1] < len(declared) and isinstance(declared[loc[1]], dict):
+                loc = [f"category {declared[loc[1]].get('key', loc[1])!r}", *loc[2:]]
         field = ".".join(str(x) for x in loc) or "(whole)"
         msg = err["msg"]
         if loc and loc[-1] == "legal_basis":
-            msg = (f"unknown legal basis {err.get('input')!r}; use one of "
-                   + ", ".join(b.value for b in LegalBasis) + " (GDPR art. 6(1)(a)-(f))")
+            msg = (
+                f"unknown legal basis {err.get('input')!r}; use one of "
+                + ", ".join(b.value for b in LegalBasis)
+                + " (GDPR art. 6(1)(a)-(f))"
+            )
         elif err["type"] == "too_short" and loc and loc[-1] == "categories":
             msg = "declares no data categories; a purpose must say which personal data it processes"
         elif err["type"] == "extra_forbidden":
@@ -124,8 +168,10 @@ def _coherence_problems(policy: Policy) -> list[str]:
     out: list[str] = []
     for p in policy.purposes:
         if p.legal_basis is LegalBasis.legitimate_interests and p.assessment is None:
-            out.append(f"purpose {p.key!r}: legitimate interest needs an [assessment] "
-                       "(interest, necessity, balancing)")
+            out.append(
+                f"purpose {p.key!r}: legitimate interest needs an [assessment] "
+                "(interest, necessity, balancing)"
+            )
         seen: set[str] = set()
         for c in p.categories:
             if c.key in seen:
@@ -133,6 +179,8 @@ def _coherence_problems(policy: Policy) -> list[str]:
             seen.add(c.key)
             stray = [s for s in c.subjects if s not in p.data_subjects]
             if stray:
-                out.append(f"purpose {p.key!r}: category {c.key!r} names subjects {stray} "
-                           "that the purpose does not list in data_subjects")
+                out.append(
+                    f"purpose {p.key!r}: category {c.key!r} names subjects {stray} "
+                    "that the purpose does not list in data_subjects"
+                )
     return out

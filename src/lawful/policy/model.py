@@ -123,9 +123,11 @@ class Retention(Strict):
     def phrase(self) -> str:
         """The period in words, e.g. ``7 years after the end of the fiscal year it belongs to``."""
         part = self._parts()
-        words = [f"{part[k]} {unit}{'s' if part[k] != 1 else ''}"
-                 for k, unit in (("y", "year"), ("m", "month"), ("w", "week"), ("d", "day"), ("h", "hour"))
-                 if part[k]]
+        words = [
+            f"{part[k]} {unit}{'s' if part[k] != 1 else ''}"
+            for k, unit in (("y", "year"), ("m", "month"), ("w", "week"), ("d", "day"), ("h", "hour"))
+            if part[k]
+        ]
         if not words:
             if self.trigger is Trigger.account_exists:
                 return "as long as the account it belongs to exists"
@@ -140,7 +142,7 @@ class Category(Strict):
     label: str = Field(description="what it is, in the reader's words")
     subjects: list[str] = Field(default_factory=list, description="fideslang data subject keys it is about")
     retention: Retention
-    source: str = "provided by the data subject or their company"
+    source: str = "provided by you or your company"
     note: str = ""
 
 

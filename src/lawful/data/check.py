@@ -1,0 +1,64 @@
+"""The metadata check: every personal-looking column is annotated, every annotation is declared.
+
+It runs when the app starts and in the test suite, over every table of ``Base.metadata``; a
+new table with an ``email`` column and no category fails it before any code can reach it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import MetaData
+
+from lawful.data.annotations import CATEGORY, NOT_PERSONAL, column_category, table_subject
+from lawful.errors import PolicyError
+from lawful.policy.loader import taxonomy
+from lawful.policy.model import Policy
+
+PERSONAL_LOOKING = re.compile(
+    r"(^|_)(e?mail|phone|mobile|fax|address|street|city|postal|postcode|zip|name|first|last|surname|"
+    r"birth|ip|user_?agent|ua|url|referr?er|path|iban|bank|vat|kvk|ssn|bsn|passport|gender|"
+    r"location|lat|lon|geo|device|browser|os|visitor|session|cookie|token|password|secret|"
+    r"summary|note|comment|message|body)($|_)"
+)
+
+
+def check_metadata(metadata: MetaData, policy: Policy) -> list[str]:
+    """Return the problems found; empty when the schema and the policy agree."""
+    known = taxonomy()["data_category"]
+    problems: list[str] = []
+    for table in metadata.sorted_tables:
+        has_personal = False
+        for column in table.columns:
+            where = f"{table.name}.{column.name}"
+            category = column_category(column)
+            if CATEGORY in column.info and category is None:
+                problems.append(f"{where}: category must be a fideslang key string")
+            if category is not None:
+                has_personal = True
+                if column.info.get(NOT_PERSONAL):
+                    problems.append(f"{where}: is annotated both personal and not personal")
+                if category not in known:
+                    problems.append(f"{where}: {category!r} is not a fideslang data category")
+                elif not policy.purposes_covering(category):
+                    problems.append(f"{where}: category {category!r} is declared by no purpose of the policy")
+            elif PERSONAL_LOOKING.search(column.name.lower()) and not column.info.get(NOT_PERSONAL):
+                problems.append(
+                    f"{where}: looks like personal data but has no category; annotate it with "
+                    "personal('<fideslang key>') or not_personal('<why>')"
+                )
+        spec = table_subject(table)
+        if has_personal and spec is None:
+            problems.append(f"{table.name}: holds personal data but names no subject (subject(...) in info)")
+        if spec is not None:
+            if spec.key not in table.c:
+                problems.append(f"{table.name}: subject key {spec.key!r} is not a column")
+            if spec.when is not None and spec.when[0] not in table.c:
+                problems.append(f"{table.name}: subject condition column {spec.when[0]!r} is not a column")
+    return problems
+
+
+def assert_metadata(metadata: MetaData, policy: Policy) -> None:
+    problems = check_metadata(metadata, policy)
+    if problems:
+        raise PolicyError("the schema does not match the policy: " + "; ".join(problems))

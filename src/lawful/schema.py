@@ -1,0 +1,13 @@
+"""Imports every domain model module so that ``Base.metadata`` holds the whole schema.
+
+Alembic, the metadata check, the datamap and the access report read the schema from here.
+A new domain package adds its ``models`` import below.
+"""
+
+from __future__ import annotations
+
+from lawful.customers import models as customers  # noqa: F401
+from lawful.data import log  # noqa: F401
+from lawful.data.base import Base
+
+metadata = Base.metadata

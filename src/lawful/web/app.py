@@ -1,0 +1,93 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel
+
+from lawful import __version__
+from lawful.data.check import assert_metadata
+from lawful.data.db import Database
+from lawful.policy.model import Policy
+from lawful.policy.render import render_statement
+from lawful.schema import metadata
+from lawful.settings import Settings
+from lawful.web import api
+from lawful.web.deps import get_db, get_policy
+from lawful.web.errors import ERROR_RESPONSES, ErrorBody, install_error_handlers
+
+log = logging.getLogger("lawful.web")
+
+
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    """Build the app for ``settings`` (from the environment when omitted).
+
+    Start-up fails when the schema and the policy disagree: a personal column without a
+    category, or a category that no purpose declares.
+    """
+    settings = settings or Settings()
+    policy = db.policy if db is not None else settings.loaded_policy
+    assert_metadata(metadata, policy)
+    database = db or Database(settings.url, policy)
+    owns_db = db is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owns_db:
+            database.dispose()
+
+    app = FastAPI(
+        title="Lawful",
+        version=__version__,
+        description="The back office whose privacy statement is true by construction.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.policy = policy
+    app.state.db = database
+    install_error_handlers(app)
+    app.include_router(api.router)
+
+    @app.get(
+        "/healthz",
+        summary="Liveness and database health",
+        response_model=Health,
+        responses={503: {"model": ErrorBody, "description": "the database is unreachable"}},
+    )
+    def healthz(database: Database = Depends(get_db)) -> Health | JSONResponse:
+        try:
+            database.ping()
+        except Exception:
+            log.exception("health check: database unreachable")
+            body = {
+                "error": {
+                    "status": 503,
+                    "code": "unavailable",
+                    "message": "the database is unreachable",
+                    "detail": None,
+                }
+            }
+            return JSONResponse(body, status_code=503)
+        return Health(status="ok", database=database.dialect)
+
+    @app.get(
+        "/privacy",
+        summary="The privacy statement, rendered from the enforced policy",
+        response_class=HTMLResponse,
+        responses=ERROR_RESPONSES,
+    )
+    def privacy(policy: Policy = Depends(get_policy)) -> HTMLResponse:
+        return HTMLResponse(render_statement(policy, "html"))
+
+    return app
