@@ -40,7 +40,7 @@ def test_statement_markdown_and_html() -> None:
     html = runner.invoke(app, ["statement", "--format", "html"])
     assert html.exit_code == 0, html.output
     assert html.stdout.lstrip().lower().startswith("<!doctype html")
-    for purpose in policy.purposes:
+    for purpose in policy.public_purposes:
         assert purpose.title in md.stdout and purpose.title in html.stdout
 
 

@@ -15,7 +15,7 @@ from lawful.data.log import ProcessingRecord
 from lawful.data.purpose import Actor
 from lawful.errors import PurposeViolation
 
-STAFF = Actor.staff("3f0c8a52-0000-7000-8000-000000000001")
+STAFF = Actor.system("tests-job")
 
 
 @pytest.fixture
@@ -124,7 +124,7 @@ def test_allowed_read_is_in_the_processing_log(database: Database) -> None:
     reads = [
         e
         for e in log_entries(database)
-        if e.operation == "read" and e.table_name == "contact_persons" and e.actor_kind == "staff"
+        if e.operation == "read" and e.table_name == "contact_persons" and e.actor_id == STAFF.id
     ]
     assert len(reads) == 1
     entry = reads[0]
@@ -194,3 +194,26 @@ def test_a_parent_category_covers_its_children(database: Database) -> None:
         database.unit_of_work("accountability", STAFF) as session,
     ):
         session.scalar(select(Customer.street))
+
+
+@pytest.mark.parametrize(("role", "purpose", "allowed"), [
+    ("support", "contract", True), ("support", "monitoring", False), ("support", "accountability", False),
+    ("finance", "legal_obligation", True), ("analyst", "contract", False), ("analyst", "monitoring", True),
+    ("privacy_officer", "accountability", True), ("privacy_officer", "contract", False),
+    ("nobody", "contract", False),
+])
+def test_a_staff_role_acts_only_under_the_purposes_the_policy_grants(
+        database: Database, role: str, purpose: str, allowed: bool) -> None:
+    actor = Actor.staff("5c8b9d0e-0000-7000-8000-000000000002", role)
+    if allowed:
+        database.session(purpose, actor).close()
+    else:
+        with pytest.raises(PurposeViolation, match="may not act under"):
+            database.session(purpose, actor)
+
+
+def test_a_customers_user_acts_only_under_the_portal_purposes(database: Database) -> None:
+    user = Actor.user("7d1e2f30-0000-7000-8000-000000000003")
+    database.session("contract", user).close()
+    with pytest.raises(PurposeViolation, match="may not act under"):
+        database.session("legal_obligation", user)

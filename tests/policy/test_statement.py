@@ -11,7 +11,7 @@ import pytest
 
 from lawful.policy.loader import load_policy, parse_policy, policy_hash
 from lawful.policy.model import LegalBasis, Policy
-from lawful.policy.render import NO_TRANSFER, SUBJECT_WORDS, render_statement
+from lawful.policy.render import NO_TRANSFER, SUBJECT_WORDS, render_statement, ropa_record
 
 _HEADING = re.compile(r"^(#{1,6}) (.*)$")
 
@@ -42,7 +42,7 @@ def markdown(policy: Policy) -> str:
 def sections(policy: Policy, markdown: str) -> dict[str, str]:
     """Purpose key -> the statement's text under that purpose's heading."""
     by_title = split(markdown, 3)
-    return {p.key: by_title[p.title] for p in policy.purposes}
+    return {p.key: by_title[p.title] for p in policy.public_purposes}
 
 
 def part(sections: dict[str, str], purpose: str, heading: str) -> str:
@@ -140,7 +140,7 @@ def test_what_belongs_elsewhere_is_not_said_under_a_purpose(
 
 
 def test_each_purpose_states_only_its_own_legal_basis(policy: Policy, sections: dict[str, str]) -> None:
-    for p in policy.purposes:
+    for p in policy.public_purposes:
         basis = part(sections, p.key, "On what legal basis")
         assert f'"{p.legal_basis.label}" ({p.legal_basis.article})' in basis
         for other in LegalBasis:
@@ -152,7 +152,7 @@ def test_each_purpose_states_only_its_own_legal_basis(policy: Policy, sections: 
 def test_every_policy_string_appears_verbatim_in_its_purpose(
     policy: Policy, sections: dict[str, str]
 ) -> None:
-    for p in policy.purposes:
+    for p in policy.public_purposes:
         text = sections[p.key]
         strings = [p.description.strip(), p.basis_explanation, *p.activities, *p.measures]
         strings += [c.label for c in p.categories] + [r.name for r in p.recipients]
@@ -164,7 +164,7 @@ def test_every_policy_string_appears_verbatim_in_its_purpose(
 
 
 def test_retention_is_said_per_category(policy: Policy, sections: dict[str, str]) -> None:
-    for p in policy.purposes:
+    for p in policy.public_purposes:
         lines = part(sections, p.key, "How long we keep it").splitlines()
         for c in p.categories:
             matching = [line for line in lines if c.label in line]
@@ -173,14 +173,14 @@ def test_retention_is_said_per_category(policy: Policy, sections: dict[str, str]
 
 
 def test_subjects_are_named_in_words(policy: Policy, sections: dict[str, str]) -> None:
-    for p in policy.purposes:
+    for p in policy.public_purposes:
         data = part(sections, p.key, "What data we process")
         for key, words in SUBJECT_WORDS.items():
             assert (words in data) == (key in p.data_subjects), f"{p.key}: {words!r}"
 
 
 def test_recipients_or_nobody(policy: Policy, sections: dict[str, str]) -> None:
-    for p in policy.purposes:
+    for p in policy.public_purposes:
         received = part(sections, p.key, "Who receives it")
         assert ("Nobody outside" in received) == (not p.recipients)
         for r in p.recipients:
@@ -190,7 +190,7 @@ def test_recipients_or_nobody(policy: Policy, sections: dict[str, str]) -> None:
 def test_legitimate_interest_has_its_assessment_and_the_right_to_object(
     policy: Policy, sections: dict[str, str]
 ) -> None:
-    for p in policy.purposes:
+    for p in policy.public_purposes:
         said = sections[p.key]
         if p.legal_basis is LegalBasis.legitimate_interests:
             assert p.assessment is not None
@@ -202,7 +202,7 @@ def test_legitimate_interest_has_its_assessment_and_the_right_to_object(
 
 def test_no_transfers_are_said_so(policy: Policy, sections: dict[str, str]) -> None:
     assert all(not p.transfers for p in policy.purposes)
-    for p in policy.purposes:
+    for p in policy.public_purposes:
         assert NO_TRANSFER in sections[p.key]
 
 
@@ -212,7 +212,7 @@ def test_a_declared_transfer_is_listed_under_its_purpose(edit_policy: Callable[.
         'recipient = "Example Analytics Inc."\nsafeguard = "standard contractual clauses"\n'
     )
     policy = load_policy(path)
-    sections = {p.key: split(render_statement(policy), 3)[p.title] for p in policy.purposes}
+    sections = {p.key: split(render_statement(policy), 3)[p.title] for p in policy.public_purposes}
     assert "Example Analytics Inc." in sections["monitoring"]
     assert "standard contractual clauses" in sections["monitoring"]
     assert NO_TRANSFER not in sections["monitoring"]
@@ -289,7 +289,7 @@ def test_html_is_a_standalone_page_with_every_policy_string(policy: Policy) -> N
     assert "title" in tags and "style" in tags and "h1" in tags
     assert any(t == "meta" and a.get("name") == "viewport" for t, a in parsed.tags)
     text = re.sub(r"\s+", " ", "".join(parsed.chunks))
-    for p in policy.purposes:
+    for p in policy.public_purposes:
         for s in [
             p.title,
             *p.activities,
@@ -334,3 +334,13 @@ def test_language_of_the_page_follows_the_policy(edit_policy: Callable[..., Path
 def test_unknown_format_is_refused(policy: Policy) -> None:
     with pytest.raises(ValueError, match="pdf"):
         render_statement(policy, "pdf")  # type: ignore[arg-type]
+
+
+def test_internal_purposes_are_in_the_record_not_in_the_statement(policy: Policy) -> None:
+    internal = [p for p in policy.purposes if p.section == "internal"]
+    assert internal, "the default policy declares the staff's own access as an internal purpose"
+    statement = render_statement(policy)
+    record = ropa_record(policy)
+    for p in internal:
+        assert p.title not in statement
+        assert p.key in [a["purpose_key"] for a in record["activities"]]

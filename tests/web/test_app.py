@@ -50,7 +50,7 @@ def test_privacy_page_is_the_rendered_statement(client: TestClient, policy: Poli
     response = client.get("/privacy")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    for purpose in policy.purposes:
+    for purpose in policy.public_purposes:
         assert purpose.title in response.text
 
 

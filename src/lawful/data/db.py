@@ -94,12 +94,27 @@ class Database:
             raise PurposeViolation(
                 f"purpose {purpose!r} is not declared in the policy ({', '.join(self.policy.keys)})"
             ) from None
+        self.authorise(purpose, actor)
         access = Access(declared, actor)
         session = PurposeSession(
             bind=self.engine.execution_options(**{ACCESS: access}), expire_on_commit=False
         )
         session.access = access
         return session
+
+    def authorise(self, purpose: str, actor: Actor) -> None:
+        """Refuse an actor a purpose the policy does not grant them.
+
+        Staff act only under the purposes of their role; a customer's user only under the
+        portal's purposes; system jobs under any declared purpose.
+        """
+        if actor.kind == "staff" and not self.policy.role_may(actor.role, purpose):
+            raise PurposeViolation(
+                f"the role {actor.role!r} may not act under purpose {purpose!r}",
+                detail={"purpose": purpose, "role": actor.role},
+            )
+        if actor.kind == "user" and purpose not in self.policy.portal_purposes:
+            raise PurposeViolation(f"a customer's user may not act under purpose {purpose!r}")
 
     @contextmanager
     def unit_of_work(self, purpose: str, actor: Actor) -> Iterator[PurposeSession]:

@@ -45,14 +45,15 @@ class Actor:
 
     kind: Literal["staff", "user", "system"]
     id: str
+    role: str | None = None
 
     @classmethod
     def system(cls, job: str) -> Actor:
         return cls("system", job)
 
     @classmethod
-    def staff(cls, staff_id: object) -> Actor:
-        return cls("staff", str(staff_id))
+    def staff(cls, staff_id: object, role: str) -> Actor:
+        return cls("staff", str(staff_id), role)
 
     @classmethod
     def user(cls, user_id: object) -> Actor:

@@ -172,7 +172,10 @@ class Assessment(Strict):
 
 class Purpose(Strict):
     key: str
-    section: Literal["a", "b"]
+    section: Literal["a", "b", "internal"] = Field(
+        description='the section of the statement ("a", "b"); "internal" purposes (our own staff) are '
+        "in the record of processing, not in the customers' statement"
+    )
     title: str
     description: str
     legal_basis: LegalBasis
@@ -241,6 +244,14 @@ class Monitoring(Strict):
     honour_dnt: Literal[True] = True
 
 
+class Role(Strict):
+    """A staff role and the purposes under which it may act."""
+
+    description: str
+    purposes: list[str] = Field(min_length=1)
+    aggregates_only: bool = Field(default=False, description="sees totals, never one person's data")
+
+
 class Policy(Strict):
     version: str = Field(description="the policy author's own version label")
     effective: date
@@ -248,6 +259,11 @@ class Policy(Strict):
     organisation: Organisation
     purposes: list[Purpose] = Field(min_length=1)
     monitoring: Monitoring = Monitoring()
+    roles: dict[str, Role] = Field(default_factory=dict)
+    portal_purposes: list[str] = Field(
+        default_factory=lambda: ["contract", "accountability"],
+        description="the purposes under which a customer's user acts in the portal",
+    )
     source: str = Field(default="", description="the file it was loaded from", exclude=True)
 
     def purpose(self, key: str) -> Purpose:
@@ -264,6 +280,27 @@ class Policy(Strict):
                 raise ValueError(f"purpose {p.key!r} is declared twice")
             seen.add(p.key)
         return self
+
+    @model_validator(mode="after")
+    def _roles_name_purposes(self) -> Policy:
+        keys = {p.key for p in self.purposes}
+        for name, role in self.roles.items():
+            unknown = [k for k in role.purposes if k not in keys]
+            if unknown:
+                raise ValueError(f"role {name!r} names purposes that are not declared: {unknown}")
+        unknown = [k for k in self.portal_purposes if k not in keys]
+        if unknown:
+            raise ValueError(f"portal_purposes names purposes that are not declared: {unknown}")
+        return self
+
+    def role_may(self, role: str | None, purpose: str) -> bool:
+        """Whether a staff member with ``role`` may act under ``purpose``."""
+        return role is not None and role in self.roles and purpose in self.roles[role].purposes
+
+    @property
+    def public_purposes(self) -> list[Purpose]:
+        """The purposes the customers' privacy statement covers (sections a and b)."""
+        return [p for p in self.purposes if p.section != "internal"]
 
     @property
     def keys(self) -> list[str]:
