@@ -53,3 +53,29 @@ class PurposeViolation(Forbidden):
     """
 
     code = "purpose_violation"
+
+
+class Unauthorized(LawfulError):
+    """Not signed in, or the credentials are wrong."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class TooManyRequests(LawfulError):
+    status = 429
+    code = "too_many_requests"
+
+
+class Invalid(LawfulError):
+    """Input that is well-formed but not acceptable (a weak password, an invalid VAT number)."""
+
+    status = 422
+    code = "invalid"
+
+
+class Gone(LawfulError):
+    """A token that expired or was already used."""
+
+    status = 410
+    code = "gone"

@@ -22,6 +22,34 @@ class Settings(BaseSettings):
     port: int = 8000
     log_level: str = "info"
 
+    base_url: str = Field(default="http://127.0.0.1:8000", description="public address, for links in e-mail")
+
+    # Authentication
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes (see bench/login.py)")
+    argon2_memory_kib: int = Field(default=65536, ge=8192, description="argon2id memory in KiB")
+    argon2_parallelism: int = Field(default=1, ge=1)
+    session_idle_minutes: int = Field(default=60, ge=1, description="a session ends after this long unused")
+    session_max_hours: int = Field(default=12, ge=1, description="and after this long in any case")
+    invitation_days: int = Field(default=7, ge=1)
+    password_reset_minutes: int = Field(default=60, ge=5)
+    login_account_failures: int = Field(default=5, ge=1, description="failures before an account locks")
+    login_ip_failures: int = Field(default=20, ge=1, description="failures before an IP address is refused")
+    login_window_minutes: int = Field(default=15, ge=1, description="the window of both limits")
+
+    # Mail: SMTP when smtp_host is set, else the local outbox only (shown in the console)
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout: float = 10.0
+    mail_from: str = "Lawful <no-reply@example.com>"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
     @property
     def url(self) -> str:
         """The database URL: ``LAWFUL_DATABASE_URL`` or a SQLite file in ``LAWFUL_DATA_DIR``."""

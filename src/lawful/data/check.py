@@ -16,7 +16,7 @@ from lawful.policy.loader import taxonomy
 from lawful.policy.model import Policy
 
 PERSONAL_LOOKING = re.compile(
-    r"(^|_)(e?mail|phone|mobile|fax|address|street|city|postal|postcode|zip|name|first|last|surname|"
+    r"(^|_)(e?mail|phone|mobile|fax|address|street|city|postal|postcode|zip|name|firstname|lastname|surname|"
     r"birth|ip|user_?agent|ua|url|referr?er|path|iban|bank|vat|kvk|ssn|bsn|passport|gender|"
     r"location|lat|lon|geo|device|browser|os|visitor|session|cookie|token|password|secret|"
     r"summary|note|comment|message|body)($|_)"

@@ -86,8 +86,13 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def session(self, purpose: str, actor: Actor) -> PurposeSession:
-        """A session under ``purpose``; the caller commits or rolls back, and closes it."""
+    def session(self, purpose: str, actor: Actor, *, record: bool = True) -> PurposeSession:
+        """A session under ``purpose``; the caller commits or rolls back, and closes it.
+
+        ``record=False`` is for one thing only: a request checking its own credentials (the
+        session cookie, an API token). The statements are still checked against the purpose;
+        they are not written to the processing log, which records sign-ins instead.
+        """
         try:
             declared = self.policy.purpose(purpose)
         except KeyError:
@@ -95,7 +100,7 @@ class Database:
                 f"purpose {purpose!r} is not declared in the policy ({', '.join(self.policy.keys)})"
             ) from None
         self.authorise(purpose, actor)
-        access = Access(declared, actor)
+        access = Access(declared, actor, record)
         session = PurposeSession(
             bind=self.engine.execution_options(**{ACCESS: access}), expire_on_commit=False
         )
@@ -117,9 +122,9 @@ class Database:
             raise PurposeViolation(f"a customer's user may not act under purpose {purpose!r}")
 
     @contextmanager
-    def unit_of_work(self, purpose: str, actor: Actor) -> Iterator[PurposeSession]:
+    def unit_of_work(self, purpose: str, actor: Actor, *, record: bool = True) -> Iterator[PurposeSession]:
         """Commit when the block succeeds, roll back when it raises; log the processing either way."""
-        session = self.session(purpose, actor)
+        session = self.session(purpose, actor, record=record)
         try:
             yield session
             session.commit()

@@ -72,6 +72,7 @@ class Access:
 
     purpose: Purpose
     actor: Actor
+    record: bool = True
     entries: dict[LogKey, int] = field(default_factory=lambda: defaultdict(int))
     last_context: object = None
 
@@ -250,7 +251,7 @@ def check_statement(
             f"(tables: {', '.join(t.table for t in analysis.touches)})",
             detail={"purpose": access.purpose.key, "categories": list(uncovered)},
         )
-    if access.last_context is context:  # a further batch of one executemany
+    if not access.record or access.last_context is context:  # unrecorded, or a further batch
         return
     access.last_context = context
     entries = access.entries
