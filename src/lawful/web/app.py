@@ -8,18 +8,23 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from lawful import __version__
 from lawful.data.check import assert_metadata
 from lawful.data.db import Database
+from lawful.mail.service import mailer_for
 from lawful.policy.model import Policy
 from lawful.policy.render import render_statement
 from lawful.schema import metadata
 from lawful.settings import Settings
+from lawful.users.service import AuthConfig
 from lawful.web import api
+from lawful.web.auth import CsrfCookieMiddleware
 from lawful.web.deps import get_db, get_policy
 from lawful.web.errors import ERROR_RESPONSES, ErrorBody, install_error_handlers
+from lawful.web.routes import routers
 
 log = logging.getLogger("lawful.web")
 
@@ -56,8 +61,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.settings = settings
     app.state.policy = policy
     app.state.db = database
+    app.state.auth = AuthConfig.from_settings(settings)
+    app.state.mailer = mailer_for(settings)
     install_error_handlers(app)
+    app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
+    app.mount("/static", StaticFiles(packages=[("lawful.web", "static")]), name="static")
     app.include_router(api.router)
+    for router in routers():
+        app.include_router(router)
 
     @app.get(
         "/healthz",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,7 +55,7 @@ class ErrorBody(BaseModel):
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": _CODES[status].replace("_", " ")}
-    for status in (400, 404, 422, 500)
+    for status in (400, 401, 403, 404, 422, 500)
 }
 
 
@@ -87,6 +88,9 @@ def error_response(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LawfulError)
     async def _lawful(request: Request, exc: LawfulError) -> Response:
+        login_url = getattr(exc, "login_url", None)
+        if login_url and _wants_html(request):
+            return RedirectResponse(f"{login_url}?next={quote(request.url.path)}", status_code=303)
         if exc.status >= 500:
             log.error("%s: %s", exc.code, exc.message)
         return error_response(request, exc.status, exc.code, exc.message, exc.detail)
