@@ -1,6 +1,8 @@
 """Every router of the app, in one list, so that the app factory stays short.
 
-A domain package with pages or API routes adds its routers here.
+A domain package with pages or API routes adds its routers here. Domain packages keep their
+``api.py`` and ``pages.py`` (DESIGN.md); they may import ``lawful.web.auth`` and friends, and the
+web package imports them only here, inside the function, so that no import cycle arises.
 """
 
 from __future__ import annotations
@@ -9,4 +11,21 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    return []
+    from lawful.customers import api as customers_api
+    from lawful.customers import pages as customers_pages
+    from lawful.support import api as support_api
+    from lawful.support import pages as support_pages
+    from lawful.users import api as users_api
+    from lawful.users import pages as users_pages
+    from lawful.web import console, portal
+
+    return [
+        users_api.router,
+        customers_api.router,
+        support_api.router,
+        console.router,
+        portal.router,
+        users_pages.router,
+        customers_pages.router,
+        support_pages.router,
+    ]
