@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest browser-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ run: $(VENV)/.run-installed
 	$(BIN)/lawful demo
 
 ## test: install with the dev extras, then ruff, mypy and pytest (SQLite and PostgreSQL)
-test: $(VENV)/.dev-installed lint typecheck pytest
+test: $(VENV)/.dev-installed browser-deps lint typecheck pytest
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench
@@ -32,8 +32,23 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev-installed
+pytest: $(VENV)/.dev-installed browser-deps
 	$(BIN)/pytest
+
+## browser-deps: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
+## `playwright install` is never used). Installed only as root with apt-get; elsewhere they skip.
+CHROMIUM := /usr/bin/chromium
+browser-deps:
+	@if [ -x $(CHROMIUM) ]; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+			|| { echo "installing chromium failed: the browser tests will skip"; [ "$$CI" != true ]; }; \
+	else \
+		echo "$(CHROMIUM) is missing and cannot be installed here (needs root and apt-get):" \
+			"the browser tests will skip (and fail under CI=true)"; \
+	fi
 
 ## bench: the benchmarks of bench/ (each prints a table)
 bench: $(VENV)/.dev-installed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,6 +15,9 @@ from lawful.errors import LawfulError
 from lawful.policy.loader import load_policy
 from lawful.policy.model import Policy
 from lawful.settings import Settings
+
+if TYPE_CHECKING:
+    from lawful.data.db import Database
 
 app = typer.Typer(
     name="lawful",
@@ -178,7 +181,8 @@ def demo(
 ) -> None:
     """Migrate, load demo data, print the logins and serve on http://127.0.0.1:8000."""
     from lawful.data.db import Database
-    from lawful.demo import load_demo
+    from lawful.demo import demo_tables, load_demo
+    from lawful.users.service import AuthConfig
 
     settings = _settings(policy)
     try:
@@ -193,19 +197,152 @@ def demo(
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task("customers", total=customers)
-        created = load_demo(db, customers=customers, progress=lambda n: bar.advance(task, n))
+        task = bar.add_task("customers, their users and support contacts", total=customers)
+        result = load_demo(
+            db,
+            customers=customers,
+            auth=AuthConfig.from_settings(settings),
+            progress=lambda n: bar.advance(task, n),
+        )
         bar.update(task, completed=customers)
     db.dispose()
-    console.print(f"demo data: {created} customers created" if created else "demo data: already loaded")
-    console.print(f"\n[bold]Lawful[/] on http://{host}:{port}/")
-    console.print(f"  privacy statement  http://{host}:{port}/privacy")
-    console.print(f"  API                http://{host}:{port}/api/v1/  (OpenAPI: /openapi.json, /docs)")
-    console.print(
-        "  logins             none yet: the portal and the console come with customers' users and staff\n"
-    )
+    if result.customers:
+        console.print(
+            f"demo data: {result.customers} customers created, with {result.users} users and "
+            f"{result.support_contacts} support contacts"
+        )
+    else:
+        console.print("demo data: already loaded")
+    for table in demo_tables(result.logins, f"http://{host}:{port}"):
+        console.print(table)
     if serve_after:
         _run(settings, host, port)
+
+
+# --- staff accounts ---------------------------------------------------------------------------
+
+staff_app = typer.Typer(
+    help="Staff accounts of the console: create the first admin, reset a password, list them.",
+    no_args_is_help=True,
+)
+app.add_typer(staff_app, name="staff")
+STAFF_ROLES = ("admin", "support", "finance", "privacy_officer", "analyst")
+PasswordOption = Annotated[
+    str | None,
+    typer.Option(
+        "--password",
+        help="the password (it ends up in your shell history); asked for, hidden and twice, when left out",
+    ),
+]
+
+
+def _staff_database(policy: Path | None) -> tuple[Settings, Database]:
+    from lawful.data.db import Database
+
+    settings = _settings(policy)
+    try:
+        _prepare(settings)
+        return settings, Database(settings.url, settings.loaded_policy)
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+
+
+def _new_password(given: str | None) -> str:
+    if given is not None:
+        return given
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@staff_app.command("create")
+def staff_create(
+    email: Annotated[str, typer.Option("--email", help="work e-mail address (the login)")],
+    name: Annotated[str, typer.Option("--name", help="full name")],
+    role: Annotated[str, typer.Option("--role", help=f"one of: {', '.join(STAFF_ROLES)}")],
+    password: PasswordOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Create a staff member (the first one: --role admin). Migrates the embedded database first."""
+    from lawful.data.purpose import Actor
+    from lawful.users.models import StaffRole
+    from lawful.users.service import AuthConfig, create_staff
+
+    try:
+        staff_role = StaffRole(role)
+    except ValueError:
+        raise _fail(f"unknown role {role!r}; choose one of: {', '.join(STAFF_ROLES)}") from None
+    settings, db = _staff_database(policy)
+    try:
+        secret = _new_password(password)
+        with db.unit_of_work("staff_access", Actor.system("cli")) as session:
+            staff = create_staff(
+                session,
+                email=email,
+                name=name,
+                role=staff_role,
+                password=secret,
+                cfg=AuthConfig.from_settings(settings),
+            )
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    typer.echo(f"created {staff.email} ({staff_role.value}); sign in at {settings.base_url}/console/login")
+
+
+@staff_app.command("reset-password")
+def staff_reset_password(
+    email: Annotated[str, typer.Option("--email", help="the staff member's e-mail address")],
+    password: PasswordOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Set a new password for a staff member and end their sessions."""
+    from lawful.data.purpose import Actor
+    from lawful.users import repository
+    from lawful.users.models import PrincipalKind
+    from lawful.users.service import AuthConfig, normalise_email, set_password
+
+    settings, db = _staff_database(policy)
+    try:
+        with db.unit_of_work("staff_access", Actor.system("cli")) as session:
+            staff = repository.by_email(session, PrincipalKind.staff, normalise_email(email))
+            if staff is None:
+                raise _fail(f"no staff member has the e-mail address {email!r}")
+            set_password(
+                session, staff, password=_new_password(password), cfg=AuthConfig.from_settings(settings)
+            )
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    typer.echo(f"new password set for {staff.email}; their sessions have ended")
+
+
+@staff_app.command("list")
+def staff_list(policy: PolicyOption = None) -> None:
+    """List the staff members: e-mail address, name, role, status, second factor, last sign-in."""
+    from rich.table import Table
+
+    from lawful.data.purpose import Actor
+    from lawful.users.repository import staff_members
+
+    _, db = _staff_database(policy)
+    table = Table("e-mail address", "name", "role", "status", "second factor", "last sign-in")
+    try:
+        with db.unit_of_work("staff_access", Actor.system("cli")) as session:
+            for staff in staff_members(session):
+                last = staff.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if staff.last_login_at else "never"
+                table.add_row(
+                    staff.email,
+                    staff.name,
+                    staff.role.value,
+                    staff.status.value,
+                    "on" if staff.totp_secret else "off",
+                    last,
+                )
+    finally:
+        db.dispose()
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -1,185 +1,586 @@
-"""Demo data: a realistic, repeatable set of customers and contact persons.
+"""Demo data: a realistic, repeatable set of customers, their users, support contacts and staff.
 
-Loaded through the same services and purpose-bound sessions as real data (purpose
-``contract``, actor ``system:demo``), so the processing log shows how it came in.
+Loaded through the same services and purpose-bound units of work as real data (actor
+``system:demo``; staff under ``staff_access``, everything else under ``contract``), so the
+processing log shows how it came in. Every demo account has the password :data:`DEMO_PASSWORD`,
+hashed once with the installation's argon2 settings: hashing a thousand passwords would take
+minutes. Active users are written as rows with that hash; invited users go through
+:func:`lawful.users.service.invite_user` (a token and an invitation in the outbox).
+
+Loading is idempotent: staff are created when their address is free, customers (with their
+users and support contacts) only into a database that has none. :func:`demo_logins` finds the
+logins to print, so a second run prints the same ones.
 """
 
 from __future__ import annotations
 
 import random
+import unicodedata
+import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 
+from rich import box
+from rich.table import Table
 from sqlalchemy.orm import Session
 
-from lawful.customers import repository, service
-from lawful.customers.models import Customer, CustomerKind
+from lawful.customers import repository
+from lawful.customers import service as customers
+from lawful.customers.models import ContactPerson, Customer, CustomerKind, CustomerStatus
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
+from lawful.settings import Settings
+from lawful.support import service as support
+from lawful.support.models import Channel
+from lawful.users import repository as users_repo
+from lawful.users import service as accounts
+from lawful.users.models import AccountStatus, PrincipalKind, Staff, StaffRole, User, UserRole
+from lawful.users.security import hash_password
+
+ACTOR = Actor.system("demo")
+DEMO_PASSWORD = "lawful-demo-2026"
+USERS_PER_CUSTOMER = 5
+SUPPORT_PER_CUSTOMER = 3
+BATCH = 25
+
+#: One staff member per role: (role, e-mail, name).
+STAFF = [
+    (StaffRole.admin, "admin@lawful.demo", "Marieke de Jong"),
+    (StaffRole.support, "support@lawful.demo", "Joost Verhoeven"),
+    (StaffRole.finance, "finance@lawful.demo", "Ingrid Kramer"),
+    (StaffRole.privacy_officer, "privacy@lawful.demo", "Hamza Ouali"),
+    (StaffRole.analyst, "analyst@lawful.demo", "Lieke Schouten"),
+]
+#: The first customer is always this company, with these two active users.
+SHOWCASE = "Tulpenveld Software B.V."
+SHOWCASE_ADMIN = ("Anna Bakker", "anna.bakker@tulpenveld.example")
+SHOWCASE_MEMBER = ("Daan Visser", "daan.visser@tulpenveld.example")
 
 FIRST = [
-    "Anna",
-    "Bram",
-    "Chantal",
-    "Daan",
-    "Eva",
-    "Femke",
-    "Gijs",
-    "Hanna",
-    "Iris",
-    "Jasper",
-    "Kim",
-    "Lars",
-    "Maud",
-    "Noah",
-    "Olga",
-    "Pieter",
-    "Quinten",
-    "Roos",
-    "Sven",
-    "Tess",
-    "Umut",
-    "Vera",
-    "Wouter",
-    "Yara",
-    "Zoë",
-    "Fatima",
-    "Mohamed",
-    "Sanne",
-    "Thijs",
-    "Lotte",
-]
+    "Anna", "Bram", "Chantal", "Daan", "Eva", "Femke", "Gijs", "Hanna", "Iris", "Jasper", "Kim",
+    "Lars", "Maud", "Noah", "Olga", "Pieter", "Quinten", "Roos", "Sven", "Tess", "Umut", "Vera",
+    "Wouter", "Yara", "Zoë", "Fatima", "Mohamed", "Sanne", "Thijs", "Lotte", "Bas", "Julia",
+    "Koen", "Lisa", "Milan", "Nina", "Ruben", "Sara", "Tim", "Esra", "Jeroen", "Marloes",
+]  # fmt: skip
 LAST = [
-    "de Vries",
-    "Jansen",
-    "van den Berg",
-    "Bakker",
-    "Visser",
-    "Smit",
-    "Meijer",
-    "de Boer",
-    "Mulder",
-    "de Groot",
-    "Bos",
-    "Vos",
-    "Peters",
-    "Hendriks",
-    "van Leeuwen",
-    "Dekker",
-    "Brouwer",
-    "de Wit",
-    "Dijkstra",
-    "Smits",
-    "de Graaf",
-    "van der Meer",
-    "Kok",
-    "Jacobs",
-    "Yılmaz",
-    "El Amrani",
-]
+    "de Vries", "Jansen", "van den Berg", "Bakker", "Visser", "Smit", "Meijer", "de Boer",
+    "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen", "Dekker", "Brouwer",
+    "de Wit", "Dijkstra", "Smits", "de Graaf", "van der Meer", "Kok", "Jacobs", "Yılmaz",
+    "El Amrani", "Koster", "Prins", "Huisman", "Postma", "Kuipers", "Veenstra", "Willems",
+]  # fmt: skip
+STEMS = [
+    "Noordlicht", "Polderwind", "Deltaweg", "Kadewerk", "Duinroos", "Molenwiek", "Zeewind",
+    "Grachtzicht", "Lindehof", "Eikenhout", "Waterland", "Brugwachter", "Zandvoort", "Heidezicht",
+    "Sluiswerk", "Torenvalk", "Klaproos", "Dijkgraaf", "Vlietland", "Horizon",
+]  # fmt: skip
 TRADE = [
-    "Software",
-    "Logistiek",
-    "Advies",
-    "Design",
-    "Installaties",
-    "Bouw",
-    "Zorg",
-    "Media",
-    "Data",
-    "Techniek",
-    "Vertalingen",
-    "Fotografie",
-    "Administratie",
-    "Marketing",
-]
+    "Software", "Logistiek", "Advies", "Design", "Installaties", "Bouw", "Zorg", "Media", "Data",
+    "Techniek", "Vertalingen", "Fotografie", "Administratie", "Marketing", "Hosting", "Events",
+]  # fmt: skip
 CITIES = [
-    ("Amsterdam", "10"),
-    ("Rotterdam", "30"),
-    ("Utrecht", "35"),
-    ("Den Haag", "25"),
-    ("Eindhoven", "56"),
-    ("Groningen", "97"),
-    ("Leiden", "23"),
-    ("Zwolle", "80"),
-    ("Breda", "48"),
-]
+    ("Amsterdam", "10"), ("Rotterdam", "30"), ("Utrecht", "35"), ("Den Haag", "25"),
+    ("Eindhoven", "56"), ("Groningen", "97"), ("Leiden", "23"), ("Zwolle", "80"), ("Breda", "48"),
+    ("Nijmegen", "65"), ("Haarlem", "20"), ("Maastricht", "62"),
+]  # fmt: skip
 STREETS = [
-    "Kerkstraat",
-    "Dorpsstraat",
-    "Molenweg",
-    "Stationsplein",
-    "Beukenlaan",
-    "Prinsengracht",
-    "Industrieweg",
-    "Havenkade",
-    "Nieuwe Binnenweg",
+    "Kerkstraat", "Dorpsstraat", "Molenweg", "Stationsplein", "Beukenlaan", "Prinsengracht",
+    "Industrieweg", "Havenkade", "Nieuwe Binnenweg", "Schoolstraat", "Julianalaan", "Marktplein",
+]  # fmt: skip
+#: Customers abroad: country, city, postal code, street, legal form.
+FOREIGN = [
+    ("BE", "Antwerpen", "2000", "Meir", "BV"),
+    ("BE", "Gent", "9000", "Veldstraat", "NV"),
+    ("DE", "Köln", "50667", "Hohe Straße", "GmbH"),
+    ("DE", "Düsseldorf", "40213", "Königsallee", "GmbH"),
+    ("FR", "Lille", "59000", "Rue Nationale", "SAS"),
 ]
-FOREIGN = [("BE", "Antwerpen", "2000"), ("DE", "Köln", "50667"), ("FR", "Lille", "59000")]
-ACTOR = Actor.system("demo")
+SUMMARIES = [
+    "Asked how to add a colleague to the portal; explained the team page.",
+    "Could not sign in after a password change; sent a password-reset link.",
+    "Question about the last invoice: the VAT amount was explained.",
+    "Wants to move the billing e-mail to the finance department's shared address.",
+    "Reported slow loading of the dashboard in the morning; forwarded to engineering.",
+    "Asked whether the data is stored in the EU; pointed to the privacy statement.",
+    "Interested in the larger plan; sent the price list and a comparison.",
+    "Two-step sign-in lost after a new phone; identity checked, second factor reset.",
+    "Requested an export of their usage for the past quarter.",
+    "Complaint about a duplicate invitation e-mail; the old invitation was withdrawn.",
+    "Asked to end the contract at the end of the year; confirmed the notice period.",
+    "New contact person for the administration; details updated.",
+    "Question about the API rate limits for their integration.",
+    "Wants a purchase-order number on future invoices.",
+    "Called about a failed payment; the direct debit mandate was renewed.",
+    "Asked how long login records are kept; explained the retention periods.",
+    "Onboarding call with the new admin; walked through the portal.",
+    "Feature request: a dark mode for the portal.",
+    "Reported a typo in the company address on the invoice; corrected.",
+    "Asked for a copy of the processing agreement (DPA).",
+]
+FOLLOW_UPS = [
+    "Call back once engineering has answered.",
+    "Send the signed quotation.",
+    "Check that the correction is on the next invoice.",
+    "Confirm that the new colleague could sign in.",
+]
 
 
-def _slug(text: str) -> str:
-    return "".join(ch for ch in text.lower().replace(" ", "-") if ch.isalnum() or ch == "-").strip("-")
+@dataclass(frozen=True)
+class Login:
+    """An account to try the demo with (every demo account shares :data:`DEMO_PASSWORD`)."""
+
+    area: str  # "console" or "portal"
+    email: str
+    role: str
+    password: str = DEMO_PASSWORD
+    customer: str | None = None
+
+
+@dataclass
+class DemoResult:
+    """What one run created (zeros when everything was already there) and the logins to print."""
+
+    customers: int = 0
+    users: int = 0
+    support_contacts: int = 0
+    staff: int = 0
+    logins: list[Login] = field(default_factory=list)
 
 
 def load_demo(
-    db: Database, *, customers: int = 200, seed: int = 2026, progress: Callable[[int], None] | None = None
-) -> int:
-    """Load ``customers`` customers (about a third sole proprietors) unless some already exist.
+    db: Database,
+    *,
+    customers: int = 200,
+    users: int | None = None,
+    support_contacts: int | None = None,
+    seed: int = 2026,
+    progress: Callable[[int], None] | None = None,
+    auth: accounts.AuthConfig | None = None,
+) -> DemoResult:
+    """Load the demo: staff, then ``customers`` customers with ``users`` users (default five per
+    customer, at least one active admin each) and ``support_contacts`` support contacts (default
+    three per customer) over the last year, unless customers exist already.
 
-    Returns the number of customers created; calls ``progress(n)`` after each batch of ``n``.
+    ``auth`` gives the argon2 parameters of the demo password (default: the settings from the
+    environment). Calls ``progress(n)`` after each batch of ``n`` customers.
     """
-    rng = random.Random(seed)
+    auth = auth or accounts.AuthConfig.from_settings(Settings())
+    users_total = USERS_PER_CUSTOMER * customers if users is None else users
+    contacts_total = SUPPORT_PER_CUSTOMER * customers if support_contacts is None else support_contacts
+    result = DemoResult()
+    password_hash: str | None = None
+
+    def demo_hash() -> str:
+        nonlocal password_hash
+        if password_hash is None:
+            password_hash = hash_password(DEMO_PASSWORD, auth.hasher)
+        return password_hash
+
+    with db.unit_of_work("staff_access", ACTOR) as session:
+        for role, email, name in STAFF:
+            if not users_repo.email_taken(session, PrincipalKind.staff, email):
+                session.add(Staff(email=email, name=name, role=role, password_hash=demo_hash()))
+                result.staff += 1
     with db.unit_of_work("contract", ACTOR) as session:
-        if repository.count(session):
-            return 0
-    created = 0
-    batch = 50
-    for start in range(0, customers, batch):
+        empty = repository.count(session) == 0
+    if empty and customers > 0:
+        _load_customers(db, result, customers, users_total, contacts_total, seed, demo_hash(), auth, progress)
+    result.logins = demo_logins(db)
+    return result
+
+
+def demo_logins(db: Database) -> list[Login]:
+    """The demo staff that exist and the showcase customer's admin and member, if they exist."""
+    logins = []
+    with db.unit_of_work("staff_access", ACTOR) as session:
+        for _, email, _ in STAFF:
+            staff = users_repo.by_email(session, PrincipalKind.staff, email)
+            if staff is not None:
+                logins.append(Login("console", staff.email, staff.role.value))
+    with db.unit_of_work("contract", ACTOR) as session:
+        for _, email in (SHOWCASE_ADMIN, SHOWCASE_MEMBER):
+            user = users_repo.by_email(session, PrincipalKind.user, email)
+            if isinstance(user, User):
+                customer = repository.get(session, user.customer_id)
+                name = customer.legal_name if customer else None
+                logins.append(Login("portal", user.email, user.role.value, customer=name))
+    return logins
+
+
+ROLE_NAMES = {
+    "admin": "admin",
+    "support": "support",
+    "finance": "finance",
+    "privacy_officer": "privacy officer",
+    "analyst": "analyst",
+}
+
+
+def demo_tables(logins: list[Login], base_url: str) -> list[Table]:
+    """Rich tables for the terminal: where to go, and whom to sign in as."""
+    where = Table(title="Lawful", title_justify="left", show_header=False, box=box.SIMPLE)
+    where.add_column("what", style="bold")
+    where.add_column("address", no_wrap=True)
+    for label, path in (
+        ("Staff console", "/console/"),
+        ("Customer portal", "/portal/"),
+        ("Privacy statement", "/privacy"),
+        ("API documentation", "/docs"),
+    ):
+        where.add_row(label, f"{base_url}{path}")
+    staff = Table(
+        title=f"Staff: sign in at {base_url}/console/login", title_justify="left", box=box.SIMPLE_HEAD
+    )
+    users = Table(
+        title=f"Customers' users: sign in at {base_url}/portal/login",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+    )
+    for table in (staff, users):
+        table.add_column("E-mail address", no_wrap=True)
+        table.add_column("Password", no_wrap=True)
+        table.add_column("Role", no_wrap=True)
+    users.add_column("Customer")
+    for login in logins:
+        if login.area == "console":
+            staff.add_row(login.email, login.password, ROLE_NAMES.get(login.role, login.role))
+        else:
+            users.add_row(login.email, login.password, login.role, login.customer or "")
+    tables = [where]
+    for table in (staff, users):
+        if table.row_count:
+            tables.append(table)
+    if not logins:
+        tables.append(Table(title="No demo accounts in this database", title_justify="left"))
+    return tables
+
+
+# --- generation -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    """What the batches of one run share: the random source, the time, the staff and what is taken."""
+
+    rng: random.Random
+    now: datetime
+    staff: dict[StaffRole, uuid.UUID]
+    password_hash: str
+    auth: accounts.AuthConfig
+    legal_names: set[str] = field(default_factory=set)
+    domains: set[str] = field(default_factory=set)
+    kvk_numbers: set[str] = field(default_factory=set)
+
+
+def _load_customers(
+    db: Database,
+    result: DemoResult,
+    customers: int,
+    users_total: int,
+    contacts_total: int,
+    seed: int,
+    password_hash: str,
+    auth: accounts.AuthConfig,
+    progress: Callable[[int], None] | None,
+) -> None:
+    rng = random.Random(seed)
+    with db.unit_of_work("staff_access", ACTOR) as session:
+        staff = {}
+        for role, email, _ in STAFF:
+            found = users_repo.by_email(session, PrincipalKind.staff, email)
+            if found is not None:
+                staff[role] = found.id
+    plan = _Plan(rng, datetime.now(UTC), staff, password_hash, auth)
+    kinds = [i > 0 and rng.random() < 0.35 for i in range(customers)]  # sole proprietor?
+    user_counts = _spread(rng, users_total, [1 if sole else 3 for sole in kinds], minimum=1)
+    if customers and users_total >= 2:
+        user_counts[0] = max(user_counts[0], 2)  # the showcase needs an admin and a member
+    contact_counts = _spread(rng, contacts_total, [1] * customers, minimum=0)
+    for start in range(0, customers, BATCH):
+        stop = min(start + BATCH, customers)
         with db.unit_of_work("contract", ACTOR) as session:
-            for _ in range(start, min(start + batch, customers)):
-                _one(session, rng)
-                created += 1
+            for i in range(start, stop):
+                n_users, n_contacts = _customer(session, plan, i, kinds[i], user_counts[i], contact_counts[i])
+                result.customers += 1
+                result.users += n_users
+                result.support_contacts += n_contacts
         if progress:
-            progress(min(batch, customers - start))
-    return created
+            progress(stop - start)
 
 
-def _one(session: Session, rng: random.Random) -> Customer:
-    person = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-    sole = rng.random() < 0.35
+def _spread(rng: random.Random, total: int, weights: list[int], *, minimum: int) -> list[int]:
+    """``total`` items over ``len(weights)`` buckets, each at least ``minimum`` (where it fits)."""
+    counts = [minimum if total >= minimum * len(weights) else 0 for _ in weights]
+    left = total - sum(counts)
+    if weights and left > 0:
+        for index in rng.choices(range(len(weights)), weights=weights, k=left):
+            counts[index] += 1
+    return counts
+
+
+def _customer(
+    session: Session, plan: _Plan, index: int, sole: bool, n_users: int, n_contacts: int
+) -> tuple[int, int]:
+    rng = plan.rng
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    person = f"{first} {last}"
     trade = rng.choice(TRADE)
-    legal_name = f"{person} {trade}" if sole else f"{rng.choice(LAST).split()[-1].title()} {trade} B.V."
-    country, city, postal = "NL", *rng.choice(CITIES)
-    if not sole and rng.random() < 0.1:
-        country, city, postal = rng.choice(FOREIGN)
-    else:
+    country, city, postal, street = "NL", *rng.choice(CITIES), rng.choice(STREETS)
+    form = "B.V."
+    if not sole and index > 0 and rng.random() < 0.1:
+        country, city, postal, street, form = rng.choice(FOREIGN)
+    elif country == "NL":
         postal = (
             f"{postal}{rng.randint(10, 99)} {rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}{rng.choice('ABEHKLNRST')}"
         )
-    domain = f"{_slug(legal_name.removesuffix(' B.V.'))}.example"
-    start = date(2024, 1, 1) + timedelta(days=rng.randint(0, 1000))
-    customer = service.create_customer(
+    if index == 0:
+        legal_name = SHOWCASE
+    elif sole:
+        for _ in range(30):
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            legal_name = f"{first} {last} {trade}"
+            if legal_name not in plan.legal_names:
+                break
+        person = f"{first} {last}"
+        legal_name = _unique(plan.legal_names, legal_name)
+    else:
+        stems = STEMS + [n[0].upper() + n[1:] for n in LAST]
+        for _ in range(30):
+            legal_name = f"{rng.choice(stems)} {rng.choice(TRADE)} {form}"
+            if legal_name not in plan.legal_names:
+                break
+        legal_name = _unique(plan.legal_names, legal_name)
+    plan.legal_names.add(legal_name)
+    if index == 0:
+        domain = SHOWCASE_ADMIN[1].split("@")[1]
+    else:
+        domain = (
+            _unique(plan.domains, _slug(legal_name if sole else legal_name.rsplit(" ", 1)[0]), "")
+            + ".example"
+        )
+    plan.domains.add(domain.removesuffix(".example"))
+    status, start, end = _contract(rng, plan.now.date(), showcase=index == 0)
+    kvk = None
+    while country == "NL" and (kvk is None or kvk in plan.kvk_numbers):
+        kvk = str(rng.randint(10_000_000, 99_999_999))
+    if kvk:
+        plan.kvk_numbers.add(kvk)
+    customer = customers.create_customer(
         session,
         kind=CustomerKind.sole_proprietor if sole else CustomerKind.company,
         legal_name=legal_name,
-        billing_email=f"billing@{domain}",
-        kvk_number=f"{rng.randint(10_000_000, 99_999_999)}" if country == "NL" else None,
-        street=f"{rng.choice(STREETS)} {rng.randint(1, 200)}",
+        billing_email=f"{'administratie' if country in ('NL', 'BE') else 'billing'}@{domain}",
+        kvk_number=kvk,
+        vat_number=None if sole and rng.random() < 0.2 else vat_number(rng, country, sole=sole),
+        street=f"{street} {rng.randint(1, 200)}",
         postal_code=postal,
         city=city,
         country=country,
         contract_start=start,
+        status=status,
     )
+    if end is not None:
+        customers.end_contract(customer, on=end)
     session.flush()
-    for _ in range(1 if sole else rng.randint(1, 3)):
-        name = person if sole else f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-        service.add_contact(
-            session,
-            customer,
-            name=name,
-            email=f"{_slug(name.split()[0])}@{domain}",
-            phone=f"+31 6 {rng.randint(10_000_000, 99_999_999)}",
+    contacts = _contact_persons(session, plan, customer, domain, person if sole else None)
+    people = _users(session, plan, customer, domain, n_users, proprietor=(first, last) if sole else None)
+    session.flush()
+    for _ in range(n_contacts):
+        _support_contact(
+            session, plan, customer, contacts, [u for u in people if u.status == AccountStatus.active]
         )
-    return customer
+    return len(people), n_contacts
+
+
+def _contract(
+    rng: random.Random, today: date, *, showcase: bool
+) -> tuple[CustomerStatus, date | None, date | None]:
+    start = today - timedelta(days=rng.randint(30, 1500))
+    roll = 0.5 if showcase else rng.random()
+    if roll < 0.04:
+        return CustomerStatus.prospect, None, None
+    if roll < 0.10:
+        return (
+            CustomerStatus.active,
+            start,
+            min(today - timedelta(days=1), start + timedelta(days=rng.randint(180, 900))),
+        )
+    if roll < 0.12:
+        return CustomerStatus.suspended, start, None
+    return CustomerStatus.active, start, None
+
+
+def _unique(used: set[str], wanted: str, sep: str = " ") -> str:
+    """``wanted``, or ``wanted`` with the first free number appended."""
+    if wanted not in used:
+        return wanted
+    n = 2
+    while f"{wanted}{sep}{n}" in used:
+        n += 1
+    return f"{wanted}{sep}{n}"
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def _slug(text: str) -> str:
+    words = _ascii(text).lower().replace("&", " ").split()
+    return "-".join("".join(ch for ch in word if ch.isalnum()) for word in words).strip("-")
+
+
+def _local(first: str, last: str) -> str:
+    return ".".join(part for part in (_slug(first), _slug(last).replace("-", "")) if part)
+
+
+def _contact_persons(
+    session: Session, plan: _Plan, customer: Customer, domain: str, proprietor: str | None
+) -> list[ContactPerson]:
+    rng = plan.rng
+    names = (
+        [proprietor]
+        if proprietor
+        else [f"{rng.choice(FIRST)} {rng.choice(LAST)}" for _ in range(rng.randint(1, 3))]
+    )
+    people: list[ContactPerson] = []
+    used: set[str] = set()
+    for name in names:
+        first, _, last = name.partition(" ")
+        local = _unique(used, _local(first, last), "")
+        used.add(local)
+        email = f"{local}@{domain}"
+        people.append(
+            customers.add_contact(
+                session,
+                customer,
+                name=name,
+                email=email,
+                phone=_phone(rng, customer.country),
+                # a sole proprietor's contact address is their business (often home) address
+                street=customer.street if proprietor else "",
+                postal_code=customer.postal_code if proprietor else "",
+                city=customer.city if proprietor else "",
+                country=customer.country,
+            )
+        )
+    return people
+
+
+def _phone(rng: random.Random, country: str) -> str:
+    if country == "NL":
+        return f"+31 6 {rng.randint(10_000_000, 99_999_999)}"
+    prefix = {"BE": "32", "DE": "49", "FR": "33"}.get(country, "31")
+    return f"+{prefix} {rng.randint(100_000_000, 999_999_999)}"
+
+
+def _users(
+    session: Session,
+    plan: _Plan,
+    customer: Customer,
+    domain: str,
+    count: int,
+    *,
+    proprietor: tuple[str, str] | None,
+) -> list[User]:
+    rng = plan.rng
+    made: list[User] = []
+    used: set[str] = set()
+    for n in range(count):
+        if n == 0 and customer.legal_name == SHOWCASE:
+            name, email = SHOWCASE_ADMIN
+        elif n == 1 and customer.legal_name == SHOWCASE:
+            name, email = SHOWCASE_MEMBER
+        else:
+            first, last = proprietor if n == 0 and proprietor else (rng.choice(FIRST), rng.choice(LAST))
+            name = f"{first} {last}"
+            email = f"{_unique(used, _local(first, last), '')}@{domain}"
+        used.add(email.split("@")[0])
+        role = UserRole.admin if n == 0 or (n > 1 and rng.random() < 0.12) else UserRole.member
+        if n > 1 and rng.random() < 0.07:  # invited, not yet active: a token and a mail in the outbox
+            invited_by = made[0].name if made else "Your administrator"
+            user, _ = accounts.invite_user(
+                session,
+                customer_id=customer.id,
+                email=email,
+                name=name,
+                role=role,
+                invited_by=invited_by,
+                cfg=plan.auth,
+            )
+        else:
+            last_login = (
+                plan.now - timedelta(minutes=rng.randint(5, 60 * 24 * 60)) if rng.random() < 0.7 else None
+            )
+            user = User(
+                customer_id=customer.id,
+                email=accounts.normalise_email(email),
+                name=name,
+                role=role,
+                status=AccountStatus.active,
+                password_hash=plan.password_hash,
+                last_login_at=last_login,
+            )
+            session.add(user)
+        made.append(user)
+    return made
+
+
+def _support_contact(
+    session: Session, plan: _Plan, customer: Customer, contacts: list[ContactPerson], active: list[User]
+) -> None:
+    rng = plan.rng
+    when = plan.now - timedelta(days=rng.randint(0, 364), minutes=rng.randint(0, 8 * 60))
+    when = when.replace(hour=rng.randint(8, 17), minute=rng.randint(0, 59), second=0, microsecond=0)
+    who = rng.random()
+    follow_up = None
+    if rng.random() < 0.25:
+        follow_up = when.date() + timedelta(days=rng.randint(2, 21))
+    summary = rng.choice(SUMMARIES)
+    if follow_up:
+        summary = f"{summary} {rng.choice(FOLLOW_UPS)}"
+    staff_id = plan.staff.get(StaffRole.support if rng.random() < 0.8 else StaffRole.admin)
+    entry = support.log_contact(
+        session,
+        customer_id=customer.id,
+        staff_id=staff_id,
+        channel=rng.choices(list(Channel), weights=[45, 35, 20])[0],
+        summary=summary,
+        contact_person_id=rng.choice(contacts).id if contacts and who < 0.45 else None,
+        user_id=rng.choice(active).id if active and 0.45 <= who < 0.85 else None,
+        occurred_at=min(when, plan.now),
+        follow_up_on=follow_up,
+    )
+    if follow_up and follow_up < plan.now.date() and rng.random() < 0.7:
+        support.mark_followed_up(entry)
+
+
+# --- VAT numbers ------------------------------------------------------------------------------
+
+
+def vat_number(rng: random.Random, country: str, *, sole: bool = False) -> str | None:
+    """A VAT number with valid check digits for ``country`` (NL, BE, DE, FR), else None."""
+    if country == "NL":
+        while True:
+            digits = [rng.randint(0, 9) for _ in range(8)]
+            digits[0] = digits[0] or 1
+            check = sum((9 - i) * d for i, d in enumerate(digits)) % 11
+            if check < 10:
+                return f"NL{''.join(map(str, digits))}{check}B{rng.randint(1, 2) if sole else 1:02d}"
+    if country == "BE":
+        base = rng.randint(2_000_000, 19_999_999)
+        return f"BE{base:08d}{97 - base % 97:02d}"
+    if country == "DE":
+        digits = [rng.randint(1, 9)] + [rng.randint(0, 9) for _ in range(7)]
+        product = 10
+        for d in digits:  # ISO 7064 MOD 11,10
+            total = (d + product) % 10 or 10
+            product = (2 * total) % 11
+        return f"DE{''.join(map(str, digits))}{(11 - product) % 10}"
+    if country == "FR":
+        digits = [rng.randint(1, 9)] + [rng.randint(0, 9) for _ in range(7)]
+        luhn = sum(
+            d if i % 2 == 1 else (2 * d if 2 * d < 10 else 2 * d - 9) for i, d in enumerate(reversed(digits))
+        )
+        siren = int("".join(map(str, digits)) + str((10 - luhn % 10) % 10))
+        return f"FR{(12 + 3 * (siren % 97)) % 97:02d}{siren:09d}"
+    return None

@@ -61,3 +61,21 @@ def get_entry(session: Session, entry_id: uuid.UUID) -> SupportContact:
 
 def mark_followed_up(entry: SupportContact) -> None:
     entry.follow_up_done = True
+
+
+def update_entry(entry: SupportContact, changes: dict[str, object]) -> SupportContact:
+    """Correct the summary, move or clear the follow-up date, or mark it done."""
+    unknown = set(changes) - {"summary", "follow_up_on", "follow_up_done"}
+    if unknown:
+        raise Invalid(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
+    if "summary" in changes:
+        summary = str(changes["summary"]).strip()
+        if not summary:
+            raise Invalid("a summary of the conversation is needed", detail={"field": "summary"})
+        entry.summary = summary
+    if "follow_up_on" in changes:
+        value = changes["follow_up_on"]
+        entry.follow_up_on = value if isinstance(value, date) else None
+    if "follow_up_done" in changes:
+        entry.follow_up_done = bool(changes["follow_up_done"])
+    return entry

@@ -176,7 +176,8 @@ def _issue_token(
     return token
 
 
-def _redeem(session: Session, token: str, kind: TokenKind) -> OneTimeToken:
+def check_token(session: Session, token: str, kind: TokenKind) -> OneTimeToken:
+    """The unused, unexpired token behind a link, without using it (to show its form first)."""
     record = repo.one_time_token(session, token_hash(token))
     if record is None or record.kind != kind:
         raise NotFound("this link is not valid")
@@ -184,6 +185,11 @@ def _redeem(session: Session, token: str, kind: TokenKind) -> OneTimeToken:
         raise Gone("this link was already used")
     if record.expires_at <= utcnow():
         raise Gone("this link has expired; ask for a new one")
+    return record
+
+
+def _redeem(session: Session, token: str, kind: TokenKind) -> OneTimeToken:
+    record = check_token(session, token, kind)
     record.used_at = utcnow()
     return record
 
@@ -237,6 +243,13 @@ def reset_password(
     principal.password_hash = hash_password(password, cfg.hasher)
     repo.end_sessions(session, kind, principal.id)
     return principal
+
+
+def set_password(session: Session, principal: Principal, *, password: str, cfg: AuthConfig) -> None:
+    """Set a new password without the old one (an operator's reset); ends every session."""
+    _check_password(password, email=principal.email, name=principal.name)
+    principal.password_hash = hash_password(password, cfg.hasher)
+    repo.end_sessions(session, kind_of(principal), principal.id)
 
 
 def change_password(
@@ -327,6 +340,20 @@ def sign_in(
         principal.last_login_at = utcnow()
     token, web = start_session(session, kind, principal.id, cfg, second_factor_pending=pending)
     return SignIn(principal, token, web)
+
+
+def start_verified_session(
+    session: Session, principal: Principal, *, ip: str, cfg: AuthConfig
+) -> tuple[str, WebSession]:
+    """Sign in someone who has just proved who they are with a one-time link and set a password
+    (an accepted invitation): recorded like a password sign-in; the second factor, if any, follows.
+    """
+    kind = kind_of(principal)
+    pending = principal.totp_secret is not None
+    if not pending:
+        _record(session, kind, principal.id, ip, LoginOutcome.success)
+        principal.last_login_at = utcnow()
+    return start_session(session, kind, principal.id, cfg, second_factor_pending=pending)
 
 
 def second_factor(session: Session, web: WebSession, *, code: str, ip: str, cfg: AuthConfig) -> Principal:

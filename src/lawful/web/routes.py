@@ -16,8 +16,9 @@ def routers() -> list[APIRouter]:
     from lawful.support import api as support_api
     from lawful.support import pages as support_pages
     from lawful.users import api as users_api
+    from lawful.users import console_pages as users_console_pages
     from lawful.users import pages as users_pages
-    from lawful.web import console, portal
+    from lawful.web import console, console_profile, portal
 
     return [
         users_api.router,
@@ -28,4 +29,6 @@ def routers() -> list[APIRouter]:
         users_pages.router,
         customers_pages.router,
         support_pages.router,
+        users_console_pages.router,
+        console_profile.router,
     ]
