@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import platform
 import random
 import sqlite3
@@ -57,6 +58,7 @@ PURPOSE = "contract"
 ACTOR = Actor.system("bench")
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SEED_CUSTOMERS = 100
+LOAD_AVERAGES: list[float] = []  # the 1-minute load average after each measurement
 
 out = Console() if sys.stdout.isatty() else Console(width=150)
 err = Console(stderr=True, soft_wrap=True)
@@ -104,7 +106,6 @@ class Fixture:
     """The seeded data: contact-person ids to read, and the customer that receives the inserts."""
 
     contact_ids: list[uuid.UUID]
-    customer_ids: list[uuid.UUID]
     insert_customer: uuid.UUID
 
 
@@ -119,9 +120,11 @@ def create_schema(url: str) -> None:
 def seed(engine: Engine, rows: int) -> Fixture:
     """``rows`` contact persons spread over a hundred customers, inserted without any check."""
     now = datetime.now(UTC)
+    customer_ids = [new_id() for _ in range(SEED_CUSTOMERS + 1)]  # the last one receives the inserts
+    contact_ids = [new_id() for _ in range(rows)]
     customers = [
         {
-            "id": new_id(),
+            "id": customer_ids[i],
             "kind": CustomerKind.company,
             "legal_name": f"Bench {i} B.V.",
             "billing_email": f"billing{i}@bench.example",
@@ -134,13 +137,14 @@ def seed(engine: Engine, rows: int) -> Fixture:
         }
         for i in range(SEED_CUSTOMERS + 1)
     ]
-    customer_ids = [c["id"] for c in customers[:SEED_CUSTOMERS]]
-    contacts = [contact_row(i, customer_ids[i % SEED_CUSTOMERS], now) | {"id": new_id()} for i in range(rows)]
+    contacts = [
+        contact_row(i, customer_ids[i % SEED_CUSTOMERS], now) | {"id": contact_ids[i]} for i in range(rows)
+    ]
     with engine.begin() as conn:
         conn.execute(insert(Customer), customers)
         for start in range(0, rows, 5000):
             conn.execute(insert(ContactPerson), contacts[start : start + 5000])
-    return Fixture([c["id"] for c in contacts], customer_ids, customers[-1]["id"])
+    return Fixture(contact_ids, customer_ids[-1])
 
 
 def contact_row(i: int, customer_id: uuid.UUID, now: datetime) -> dict[str, object]:
@@ -246,7 +250,7 @@ class Operation:
 
         A burst of noise (another process, a checkpoint) spoils a step, not a round.
         """
-        return sum(min(times) for times in zip(*self.times[side], strict=True))
+        return sum((min(times) for times in zip(*self.times[side], strict=True)), 0.0)
 
 
 def read_order(fixture: Fixture, count: int, seed_value: int) -> list[uuid.UUID]:
@@ -281,19 +285,20 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> list[Opera
     try:
         fixture = seed(sides.plain_engine, args.rows)
         ids = read_order(fixture, args.reads, 1)
+        read_batch = min(args.batch, args.rows)  # the ids read in one unit must be distinct
         operations = [
             Operation(
                 "read",
-                f"read by primary key ({args.reads:,} gets, a unit per {args.batch:,})",
+                f"read by primary key ({args.reads:,} gets, a unit per {read_batch:,})",
                 "reads",
                 args.reads,
-                read_steps(ids, args.batch),
+                read_steps(ids, read_batch),
             ),
             Operation(
                 "scan",
-                f"scan {args.rows:,} rows ({args.scans} scans, a unit each)",
-                "scans",
-                args.scans,
+                f"scan all {args.rows:,} rows ({args.scans} scans, a unit each)",
+                "rows",
+                args.scans * args.rows,
                 scan_steps(args.scans, args.rows),
             ),
             Operation(
@@ -314,6 +319,7 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> list[Opera
         for round_no in range(args.rounds):
             for op in operations:
                 times = measure(op, sides, round_no)
+                LOAD_AVERAGES.append(os.getloadavg()[0])
                 op.log_rows = log_rows(sides.plain_engine)  # only the purpose side writes the log
                 reset(sides.plain_engine, fixture)
                 for side in SIDES:
@@ -333,13 +339,18 @@ def bench_database(label: str, url: str, args: argparse.Namespace) -> list[Opera
 
 
 def postgres_unreachable(admin_url: str) -> str | None:
-    engine = create_engine(make_url(admin_url).set(drivername="postgresql+psycopg"))
+    """None when the PostgreSQL server answers, else why it does not."""
+    engine = create_engine(
+        make_url(admin_url).set(drivername="postgresql+psycopg"), connect_args={"connect_timeout": 3}
+    )
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return None
     except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+        cause = getattr(exc, "orig", None) or exc
+        lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+        return f"{type(cause).__name__}: {lines[-1] if lines else 'no answer'}"
     finally:
         engine.dispose()
 
@@ -434,8 +445,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rows", type=int, default=10_000, help="rows in the table (scanned whole)")
     parser.add_argument("--inserts", type=int, default=10_000, help="rows inserted per measurement")
     parser.add_argument("--scans", type=int, default=5, help="scans per measurement")
-    parser.add_argument("--batch", type=int, default=1_000, help="reads or inserts per unit of work")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the best counts")
+    parser.add_argument(
+        "--batch", type=int, default=1_000, help="reads or inserts per unit of work (reads: at most --rows)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds; each unit of work counts with its best time"
+    )
     parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     parser.add_argument("--postgres", default=PG_ADMIN_URL, help="admin URL of the PostgreSQL server")
     parser.add_argument(
@@ -447,8 +462,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if min(args.reads, args.rows, args.inserts, args.scans, args.batch, args.rounds) < 1:
         parser.error("every count must be at least 1")
-    if args.batch > args.rows:
-        parser.error("--batch may not exceed --rows (the ids read in one unit must be distinct)")
     return args
 
 
@@ -482,6 +495,7 @@ def main(argv: list[str] | None = None) -> int:
 
     caption = (
         f"{', '.join(versions)}; sides interleaved unit by unit, best of {args.rounds} rounds per unit; "
+        f"load average {min(LOAD_AVERAGES):.1f}-{max(LOAD_AVERAGES):.1f} on {os.cpu_count()} CPUs; "
         f"{time.perf_counter() - started:.0f} s in all"
     )
     rows = report_rows(results)

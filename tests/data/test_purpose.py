@@ -196,14 +196,23 @@ def test_a_parent_category_covers_its_children(database: Database) -> None:
         session.scalar(select(Customer.street))
 
 
-@pytest.mark.parametrize(("role", "purpose", "allowed"), [
-    ("support", "contract", True), ("support", "monitoring", False), ("support", "accountability", False),
-    ("finance", "legal_obligation", True), ("analyst", "contract", False), ("analyst", "monitoring", True),
-    ("privacy_officer", "accountability", True), ("privacy_officer", "contract", False),
-    ("nobody", "contract", False),
-])
+@pytest.mark.parametrize(
+    ("role", "purpose", "allowed"),
+    [
+        ("support", "contract", True),
+        ("support", "monitoring", False),
+        ("support", "accountability", False),
+        ("finance", "legal_obligation", True),
+        ("analyst", "contract", False),
+        ("analyst", "monitoring", True),
+        ("privacy_officer", "accountability", True),
+        ("privacy_officer", "contract", False),
+        ("nobody", "contract", False),
+    ],
+)
 def test_a_staff_role_acts_only_under_the_purposes_the_policy_grants(
-        database: Database, role: str, purpose: str, allowed: bool) -> None:
+    database: Database, role: str, purpose: str, allowed: bool
+) -> None:
     actor = Actor.staff("5c8b9d0e-0000-7000-8000-000000000002", role)
     if allowed:
         database.session(purpose, actor).close()
