@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import event, select
 from tests.factories import SYSTEM, make_customer, make_staff, make_user
 

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import select
 from tests.factories import SYSTEM, make_customer, make_staff, make_user
 

@@ -12,7 +12,7 @@ from typing import Any
 import pyotp
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import select
 from tests.factories import SYSTEM, make_customer, make_user
 

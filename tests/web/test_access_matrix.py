@@ -22,7 +22,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import select
 from tests.factories import FAST, PASSWORD, SYSTEM, api_sign_in, mailed_token, make_staff, make_user
 

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import func, select
 from tests.factories import FAST, SYSTEM, make_customer, make_staff, make_user
 
