@@ -65,6 +65,15 @@ class PurposeSession(Session):
         super().close()
 
 
+@event.listens_for(PurposeSession, "after_begin")
+def _bind_access(session: Session, _transaction: Any, connection: Connection) -> None:
+    # Connection.execution_options() changes the connection in place (SQLAlchemy 2): the
+    # statements of this transaction run under the session's purpose.
+    access = getattr(session, "access", None)
+    if access is not None:
+        connection.execution_options(**{ACCESS: access})
+
+
 @event.listens_for(PurposeSession, "before_commit")
 def _log_before_commit(session: Session) -> None:
     access = getattr(session, "access", None)
@@ -101,9 +110,7 @@ class Database:
             ) from None
         self.authorise(purpose, actor)
         access = Access(declared, actor, record)
-        session = PurposeSession(
-            bind=self.engine.execution_options(**{ACCESS: access}), expire_on_commit=False
-        )
+        session = PurposeSession(bind=self.engine, expire_on_commit=False)
         session.access = access
         return session
 

@@ -74,7 +74,6 @@ class Access:
     actor: Actor
     record: bool = True
     entries: dict[LogKey, int] = field(default_factory=lambda: defaultdict(int))
-    last_context: object = None
 
     def records(self) -> list[dict[str, Any]]:
         at = utcnow()
@@ -208,17 +207,8 @@ def _subject_param(statement: Any, key: Column[Any], bind_names: dict[BindParame
     return found[0] if len(found) == 1 else None
 
 
-def check_statement(
-    conn: Connection,
-    cursor: Any,
-    statement: str,
-    parameters: Any,
-    context: DefaultExecutionContext | None,
-    executemany: bool,
-) -> None:
-    """``before_cursor_execute`` hook: refuse what the purpose does not declare, note the rest."""
-    if context is None:
-        return
+def check_statement(context: DefaultExecutionContext) -> None:
+    """Refuse what the purpose does not declare, note the rest (once per statement)."""
     options = context.execution_options
     if options.get(INTERNAL):
         return
@@ -251,9 +241,8 @@ def check_statement(
             f"(tables: {', '.join(t.table for t in analysis.touches)})",
             detail={"purpose": access.purpose.key, "categories": list(uncovered)},
         )
-    if not access.record or access.last_context is context:  # unrecorded, or a further batch
+    if not access.record:
         return
-    access.last_context = context
     entries = access.entries
     op = analysis.operation
     for touch in analysis.touches:
@@ -274,8 +263,23 @@ def check_statement(
 
 
 def install(engine: Engine) -> None:
-    """Make ``engine`` check every statement against the purpose of the session running it."""
-    from sqlalchemy import event
+    """Make ``engine`` check every statement against the purpose of the session running it.
 
-    if not event.contains(engine, "before_cursor_execute", check_statement):
-        event.listen(engine, "before_cursor_execute", check_statement)
+    The check runs in the execution context's ``pre_exec``, once per statement (also when an
+    insert of many rows goes out in several batches), before the driver sees it. An engine event
+    listener would do the same, but any listener makes SQLAlchemy dispatch its engine events on
+    every statement, which costs more than the check itself.
+    """
+    dialect = engine.dialect
+    base = dialect.execution_ctx_cls
+    if getattr(base, "lawful_checking", False):
+        return
+
+    class CheckingContext(base):  # type: ignore[misc, valid-type]
+        lawful_checking = True
+
+        def pre_exec(self) -> None:
+            super().pre_exec()
+            check_statement(self)
+
+    dialect.execution_ctx_cls = CheckingContext
