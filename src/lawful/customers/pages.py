@@ -176,10 +176,7 @@ def _contact_changes(form: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-@router.post("/console/customers/{customer_id}/contacts", response_class=HTMLResponse)
-def add_contact(
-    request: Request,
-    customer_id: uuid.UUID,
+def contact_form(
     name: str = Form(""),
     email: str = Form(""),
     phone: str = Form(""),
@@ -187,10 +184,9 @@ def add_contact(
     postal_code: str = Form(""),
     city: str = Form(""),
     country: str = Form("NL"),
-    caller: CurrentStaff = staff_under("contract"),
-    db: Database = Depends(get_db),
-) -> Response:
-    form = {
+) -> dict[str, str]:
+    """The contact-person form as posted (the add and the edit form have the same fields)."""
+    return {
         "name": name,
         "email": email,
         "phone": phone,
@@ -199,6 +195,16 @@ def add_contact(
         "city": city,
         "country": country,
     }
+
+
+@router.post("/console/customers/{customer_id}/contacts", response_class=HTMLResponse)
+def add_contact(
+    request: Request,
+    customer_id: uuid.UUID,
+    form: dict[str, str] = Depends(contact_form),
+    caller: CurrentStaff = staff_under("contract"),
+    db: Database = Depends(get_db),
+) -> Response:
     with db.unit_of_work("contract", caller.actor) as session:
         customer = service.get_customer(session, customer_id)
         try:
@@ -262,25 +268,10 @@ def edit_contact(
     request: Request,
     customer_id: uuid.UUID,
     contact_id: uuid.UUID,
-    name: str = Form(""),
-    email: str = Form(""),
-    phone: str = Form(""),
-    street: str = Form(""),
-    postal_code: str = Form(""),
-    city: str = Form(""),
-    country: str = Form("NL"),
+    form: dict[str, str] = Depends(contact_form),
     caller: CurrentStaff = staff_under("contract"),
     db: Database = Depends(get_db),
 ) -> Response:
-    form = {
-        "name": name,
-        "email": email,
-        "phone": phone,
-        "street": street,
-        "postal_code": postal_code,
-        "city": city,
-        "country": country,
-    }
     with db.unit_of_work("contract", caller.actor) as session:
         contact = service.get_contact(session, customer_id, contact_id)
         try:
