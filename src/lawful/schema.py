@@ -10,6 +10,7 @@ from lawful.customers import models as customers  # noqa: F401
 from lawful.data import log  # noqa: F401
 from lawful.data.base import Base
 from lawful.mail import models as mail  # noqa: F401
+from lawful.monitoring import models as monitoring  # noqa: F401
 from lawful.support import models as support  # noqa: F401
 from lawful.users import models as users  # noqa: F401
 

@@ -52,11 +52,19 @@ class SubjectSpec:
     kind: str
     key: str
     when: tuple[str, str] | None = None
+    logged: bool = True
 
 
-def subject(kind: str, *, key: str = "id", when: tuple[str, str] | None = None) -> dict[str, Any]:
-    """Table-level annotation: the fideslang data subject and the column that identifies them."""
-    return {SUBJECT: SubjectSpec(kind, key, when)}
+def subject(
+    kind: str, *, key: str = "id", when: tuple[str, str] | None = None, logged: bool = True
+) -> dict[str, Any]:
+    """Table-level annotation: the fideslang data subject and the column that identifies them.
+
+    ``logged=False`` keeps the subject's key out of the processing log: the log then records the
+    table's processing per statement, not per subject. It is for pseudonymous, high-volume
+    monitoring rows, whose keys must not outlive the rows themselves in a log kept far longer.
+    """
+    return {SUBJECT: SubjectSpec(kind, key, when, logged)}
 
 
 def column_category(column: Column[Any]) -> str | None:

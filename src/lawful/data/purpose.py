@@ -182,12 +182,14 @@ def analyse(context: DefaultExecutionContext) -> Analysis:
         table = tables[name]
         spec = table_subject(table)
         param = None
-        if spec is not None:
+        if spec is not None and spec.logged:
             if target is table and isinstance(statement, Insert):
                 param = spec.key if spec.key in params else None
             else:
                 param = _subject_param(statement, table.c[spec.key], getattr(compiled, "bind_names", {}))
-        touches.append(Touch(name, ",".join(sorted(categories)), name if spec is not None else None, param))
+        touches.append(
+            Touch(name, ",".join(sorted(categories)), name if spec is not None and spec.logged else None, param)
+        )
     return Analysis(operation, False, frozenset(c for cats in by_table.values() for c in cats), touches)
 
 

@@ -68,6 +68,9 @@ class User(IdMixin, TimestampMixin, Base):
         String(64), info=personal("user.authorization.credentials")
     )
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the user objects to the monitoring of their use (art. 21): ingestion then drops
+    # their behavioural events and removes them from usage events, which still count for the account.
+    monitoring_objection_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Staff(IdMixin, TimestampMixin, Base):

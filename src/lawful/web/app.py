@@ -15,6 +15,9 @@ from lawful import __version__
 from lawful.data.check import assert_metadata
 from lawful.data.db import Database
 from lawful.mail.service import mailer_for
+from lawful.monitoring.api import TrackerEndpoint
+from lawful.monitoring.ingest import Tracker, store_batch
+from lawful.monitoring.writer import WriteBehind
 from lawful.policy.model import Policy
 from lawful.policy.render import render_statement
 from lawful.schema import metadata
@@ -65,6 +68,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.mailer = mailer_for(settings)
     install_error_handlers(app)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
+    # Outermost: the tracker endpoint answers before any other layer (no cookie, no session).
+    tracker = Tracker(database, policy)
+    app.state.tracker = tracker
+    app.state.writer = WriteBehind(lambda rows, dropped: store_batch(tracker, rows, dropped))
+    app.add_middleware(TrackerEndpoint, tracker=tracker, writer=app.state.writer)
     app.mount("/static", StaticFiles(packages=[("lawful.web", "static")]), name="static")
     app.include_router(api.router)
     for router in routers():

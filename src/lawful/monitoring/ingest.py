@@ -1,0 +1,284 @@
+"""The ingestion pipeline of the tracker: validate, drop what must not be measured, pseudonymise, store.
+
+``Tracker.prepare`` turns one event as a browser sent it into the row that is stored (or into
+the reason it is not stored); ``Tracker.store`` writes rows in one transaction under the
+monitoring purpose. The web endpoint batches many requests into one ``store`` through
+:class:`lawful.monitoring.writer.WriteBehind`; the demo generator and the benchmark call
+``store`` directly. Nothing here keeps a full IP address, a user-agent string or a query string.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from lawful.data.db import Database
+from lawful.data.purpose import Actor
+from lawful.errors import LawfulError, NotFound
+from lawful.monitoring.models import IngestCount, PageEvent, Site
+from lawful.monitoring.privacy import UrlReducer, device_of, ip_prefix, link_target, referrer_host, visitor_id
+from lawful.monitoring.salts import Salts, day_start_ms
+from lawful.policy.model import Policy
+
+PURPOSE = "monitoring"
+INGEST = Actor.system("ingestion")
+MAX_BODY = 4096  # bytes of one tracker event
+MAX_NAME = 64
+SITE_TTL_S = 10.0
+
+PAGEVIEW = "pageview"
+ENGAGEMENT = "engagement"
+OUTBOUND = "outbound"
+
+
+class BadEvent(LawfulError):
+    status = 400
+    code = "bad_event"
+
+
+class TooLarge(LawfulError):
+    status = 413
+    code = "too_large"
+
+
+class UnknownSite(NotFound):
+    code = "unknown_site"
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """What the request says about the browser; used for the visitor code and then forgotten."""
+
+    ip: str
+    user_agent: str
+    objected: bool = False  # Sec-GPC: 1, DNT: 1, or a signed-in user who objected
+
+
+Row = dict[str, Any]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def parse_body(body: bytes) -> dict[str, Any]:
+    """The JSON object of a tracker request (sent as text/plain, so no CORS preflight)."""
+    if len(body) > MAX_BODY:
+        raise TooLarge(f"an event may be at most {MAX_BODY} bytes; this one is {len(body)}")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadEvent(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BadEvent("the body must be a JSON object")
+    return data
+
+
+def _text(data: Mapping[str, Any], key: str, *, required: bool = False, limit: int = 2048) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        if required:
+            raise BadEvent(f"field {key!r} is required")
+        return None
+    if not isinstance(value, str):
+        raise BadEvent(f"field {key!r} must be a string")
+    if len(value) > limit:
+        raise BadEvent(f"field {key!r} may be at most {limit} characters")
+    return value
+
+
+class Tracker:
+    """The tracker's pipeline for one database and policy; one per process."""
+
+    def __init__(self, db: Database, policy: Policy | None = None) -> None:
+        self.db = db
+        self.policy = policy or db.policy
+        measures = self.policy.monitoring
+        self.timeout_ms = measures.session_timeout_minutes * 60_000
+        self.ipv4_prefix = measures.ipv4_prefix
+        self.ipv6_prefix = measures.ipv6_prefix
+        self.store_ip = measures.store_truncated_ip
+        self.urls = UrlReducer(measures.kept_query_parameters)
+        self.salts = Salts(measures.salt_lifetime_hours)
+        self._sites: dict[str, tuple[uuid.UUID | None, float]] = {}
+        # Visits that were live at midnight keep yesterday's visitor code while they go on:
+        # (site, yesterday's code) -> time of its last event; None = looked up, not live.
+        self._carried: dict[tuple[uuid.UUID, int], int | None] = {}
+        self._carried_day: date | None = None
+
+    # --- sites --------------------------------------------------------------------------------
+
+    def site_id(self, session: Session, domain: str) -> uuid.UUID:
+        """The registered, active site for ``domain`` (cached for a few seconds)."""
+        key = domain.strip().lower()
+        cached = self._sites.get(key)
+        clock = time.monotonic()
+        if (
+            cached is None
+            or (cached[0] is None and clock - cached[1] > SITE_TTL_S)
+            or clock - cached[1] > 300
+        ):
+            found = session.execute(select(Site.id, Site.active).where(Site.domain == key)).first()
+            cached = (found.id if found is not None and found.active else None, clock)
+            if len(self._sites) > 10_000:
+                self._sites.clear()
+            self._sites[key] = cached
+        if cached[0] is None:
+            raise UnknownSite(f"no active site {key!r} is registered; register it in the console first")
+        return cached[0]
+
+    def forget_sites(self) -> None:
+        self._sites.clear()
+
+    # --- the pipeline ---------------------------------------------------------------------------
+
+    def prepare(self, session: Session, data: Mapping[str, Any], client: Client, *, at: int) -> Row | str:
+        """The row to store for one event, or the reason it is dropped (``objection``, ``bot``).
+
+        Raises :class:`BadEvent` for input that is not an event and :class:`UnknownSite` for a
+        site nobody registered: neither is stored.
+        """
+        name = _text(data, "n", required=True, limit=MAX_NAME)
+        domain = _text(data, "s", required=True, limit=253)
+        url = _text(data, "u", required=True)
+        assert name is not None and domain is not None and url is not None
+        site = self.site_id(session, domain)
+        reduced = self.urls.reduce(url)
+        if reduced is None:
+            raise BadEvent("field 'u' must be an http or https address")
+        host, path, query = reduced
+        engaged = data.get("e")
+        if name == ENGAGEMENT:
+            if (
+                isinstance(engaged, bool)
+                or not isinstance(engaged, int | float)
+                or not 0 <= engaged < 86_400_000
+            ):
+                raise BadEvent("an engagement event needs 'e', the engaged milliseconds (0 to one day)")
+            engaged = int(engaged)
+        else:
+            engaged = None
+        referrer = _text(data, "r")
+        target = _text(data, "t")
+        if client.objected:
+            return "objection"
+        device = device_of(client.user_agent)
+        if device.bot:
+            return "bot"
+        visitor = self.visitor(session, site, client, at)
+        return {
+            "site_id": site,
+            "ts": at,
+            "visitor_id": visitor,
+            "name": name,
+            "path": path,
+            "query": query,
+            "referrer_host": referrer_host(referrer, host) if name == PAGEVIEW else None,
+            "target": link_target(target),
+            "engaged_ms": engaged,
+            "browser": device.browser,
+            "browser_version": device.browser_version,
+            "os": device.os,
+            "device": device.device,
+            "ip_prefix": ip_prefix(client.ip, ipv4_prefix=self.ipv4_prefix, ipv6_prefix=self.ipv6_prefix)
+            if self.store_ip
+            else None,
+        }
+
+    def visitor(self, session: Session, site: uuid.UUID, client: Client, at: int) -> int:
+        """Today's visitor code, or yesterday's while a visit that was live at midnight goes on."""
+        today, current, previous = self.salts.pair(session, at)
+        if today != self._carried_day:
+            self._carried.clear()
+            self._carried_day = today
+        if previous is None:
+            return visitor_id(current, str(site), client.ip, client.user_agent)
+        before = visitor_id(previous, str(site), client.ip, client.user_agent)
+        key = (site, before)
+        last = self._carried.get(key, 0)
+        if last == 0 and at - day_start_ms(today) < self.timeout_ms:
+            last = session.scalar(
+                select(func.max(PageEvent.ts)).where(
+                    PageEvent.site_id == site,
+                    PageEvent.ts >= at - self.timeout_ms,
+                    PageEvent.visitor_id == before,
+                )
+            )
+            self._carried[key] = last
+        if last and at - last < self.timeout_ms:
+            self._carried[key] = at
+            return before
+        return visitor_id(current, str(site), client.ip, client.user_agent)
+
+    # --- storing ----------------------------------------------------------------------------------
+
+    def store(
+        self, session: Session, rows: Sequence[Row], dropped: Iterable[tuple[uuid.UUID, int, str]] = ()
+    ) -> None:
+        """Insert ``rows`` and count the ``dropped`` (site, ms, reason) in the caller's transaction."""
+        if rows:
+            session.execute(insert(PageEvent), list(rows))
+        counts = Counter(
+            (site, datetime.fromtimestamp(ms / 1000, UTC).date(), reason) for site, ms, reason in dropped
+        )
+        if counts:
+            count_dropped(session, counts)
+
+    def ingest(self, events: Iterable[tuple[Mapping[str, Any], Client, int]]) -> tuple[int, int]:
+        """Prepare and store events in one transaction (the demo and the benchmark); (stored, dropped)."""
+        with self.db.unit_of_work(PURPOSE, INGEST) as session:
+            rows: list[Row] = []
+            dropped: list[tuple[uuid.UUID, int, str]] = []
+            for data, client, at in events:
+                result = self.prepare(session, data, client, at=at)
+                if isinstance(result, str):
+                    dropped.append((self.site_id(session, str(data["s"])), at, result))
+                else:
+                    rows.append(result)
+            self.store(session, rows, dropped)
+        return len(rows), len(dropped)
+
+
+def count_dropped(session: Session, counts: Mapping[tuple[uuid.UUID, date, str], int]) -> None:
+    """Add to the anonymous daily counts of events turned away (an upsert on both backends)."""
+    values = [{"site_id": s, "day": d, "reason": r, "count": n} for (s, d, r), n in counts.items()]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt = postgresql.insert(IngestCount)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["site_id", "day", "reason"],
+                set_={"count": IngestCount.count + stmt.excluded["count"]},
+            ),
+            values,
+        )
+    else:
+        lite = sqlite.insert(IngestCount)
+        session.execute(
+            lite.on_conflict_do_update(
+                index_elements=["site_id", "day", "reason"],
+                set_={"count": IngestCount.count + lite.excluded["count"]},
+            ),
+            values,
+        )
+
+
+def objection_from_headers(headers: Mapping[str, str]) -> bool:
+    """Global Privacy Control and Do Not Track count as an objection to monitoring."""
+    return headers.get("sec-gpc", "").strip() == "1" or headers.get("dnt", "").strip() == "1"
+
+
+def store_batch(tracker: Tracker, rows: Sequence[Row], dropped: Sequence[tuple[uuid.UUID, int, str]]) -> None:
+    """One group commit of the write-behind: every row and count in one transaction."""
+    with tracker.db.unit_of_work(PURPOSE, INGEST) as session:
+        tracker.store(session, rows, dropped)
