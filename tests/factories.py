@@ -121,3 +121,14 @@ def mailed_token(db: Database, *, to: str, kind: str) -> str:
     found = re.search(r"/(?:invitation|reset)/([A-Za-z0-9_-]+)", body)
     assert found, body
     return found.group(1)
+
+
+def make_site(db: Database, *, domain: str = "shop.test", name: str = "Shop") -> uuid.UUID:
+    """Register a measured site (no personal data) and return its id."""
+    from lawful.monitoring.models import Site
+
+    with db.unit_of_work("monitoring", SYSTEM) as session:
+        site = Site(domain=domain, name=name)
+        session.add(site)
+        session.flush()
+        return site.id

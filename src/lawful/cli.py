@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -343,6 +344,34 @@ def staff_list(policy: PolicyOption = None) -> None:
     finally:
         db.dispose()
     Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+monitoring_app = typer.Typer(
+    help="Monitoring: roll up finished days, delete expired raw events and old salts.", no_args_is_help=True
+)
+app.add_typer(monitoring_app, name="monitoring")
+
+
+@monitoring_app.command("maintain")
+def monitoring_maintain(
+    policy: PolicyOption = None,
+    now: Annotated[
+        datetime | None, typer.Option(help="act as if it were this moment (UTC), e.g. to test retention")
+    ] = None,
+) -> None:
+    """Run the maintenance the server also runs every few minutes; prints what it did."""
+    from lawful.monitoring import jobs
+
+    _, db = _staff_database(policy)
+    try:
+        moment = now.replace(tzinfo=UTC) if now is not None and now.tzinfo is None else now
+        report = jobs.run(db, now=moment)
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    for line in report.lines():
+        typer.echo(line)
 
 
 def main() -> None:  # pragma: no cover - console entry

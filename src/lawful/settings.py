@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     login_ip_failures: int = Field(default=20, ge=1, description="failures before an IP address is refused")
     login_window_minutes: int = Field(default=15, ge=1, description="the window of both limits")
 
+    # Monitoring
+    maintenance_minutes: float = Field(
+        default=10, ge=0, description="run rollups, raw-event retention and salt destruction this often (0: off)"
+    )
+
     # Mail: SMTP when smtp_host is set, else the local outbox only (shown in the console)
     smtp_host: str | None = None
     smtp_port: int = 587

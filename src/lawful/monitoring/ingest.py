@@ -115,6 +115,7 @@ class Tracker:
         # (site, yesterday's code) -> time of its last event; None = looked up, not live.
         self._carried: dict[tuple[uuid.UUID, int], int | None] = {}
         self._carried_day: date | None = None
+        self._carried_complete = False
 
     # --- sites --------------------------------------------------------------------------------
 
@@ -199,26 +200,47 @@ class Tracker:
         """Today's visitor code, or yesterday's while a visit that was live at midnight goes on."""
         today, current, previous = self.salts.pair(session, at)
         if today != self._carried_day:
-            self._carried.clear()
+            self._carried = {}
             self._carried_day = today
+            self._carried_complete = False
         if previous is None:
             return visitor_id(current, str(site), client.ip, client.user_agent)
         before = visitor_id(previous, str(site), client.ip, client.user_agent)
         key = (site, before)
-        last = self._carried.get(key, 0)
-        if last == 0 and at - day_start_ms(today) < self.timeout_ms:
-            last = session.scalar(
-                select(func.max(PageEvent.ts)).where(
-                    PageEvent.site_id == site,
-                    PageEvent.ts >= at - self.timeout_ms,
-                    PageEvent.visitor_id == before,
+        if key not in self._carried and not self._carried_complete:
+            midnight = day_start_ms(today)
+            if at - midnight < self.timeout_ms:
+                # Shortly after midnight: was this visitor active in the last half hour?
+                self._carried[key] = session.scalar(
+                    select(func.max(PageEvent.ts)).where(
+                        PageEvent.site_id == site,
+                        PageEvent.ts >= at - self.timeout_ms,
+                        PageEvent.visitor_id == before,
+                    )
                 )
-            )
-            self._carried[key] = last
-        if last and at - last < self.timeout_ms:
+            else:
+                self._load_carried(session, midnight)
+        last = self._carried.get(key)
+        if last is not None and at - last < self.timeout_ms:
             self._carried[key] = at
             return before
         return visitor_id(current, str(site), client.ip, client.user_agent)
+
+    def _load_carried(self, session: Session, midnight: int) -> None:
+        """Every visit that went on past midnight (once per day and process, e.g. after a restart)."""
+        before_midnight = (
+            select(PageEvent.visitor_id)
+            .where(PageEvent.ts >= midnight - self.timeout_ms, PageEvent.ts < midnight)
+            .scalar_subquery()
+        )
+        rows = session.execute(
+            select(PageEvent.site_id, PageEvent.visitor_id, func.max(PageEvent.ts))
+            .where(PageEvent.ts >= midnight, PageEvent.visitor_id.in_(before_midnight))
+            .group_by(PageEvent.site_id, PageEvent.visitor_id)
+        )
+        for site, visitor, last in rows:
+            self._carried.setdefault((site, visitor), last)
+        self._carried_complete = True
 
     # --- storing ----------------------------------------------------------------------------------
 

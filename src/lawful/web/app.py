@@ -15,6 +15,7 @@ from lawful import __version__
 from lawful.data.check import assert_metadata
 from lawful.data.db import Database
 from lawful.mail.service import mailer_for
+from lawful.monitoring import jobs
 from lawful.monitoring.api import TrackerEndpoint
 from lawful.monitoring.ingest import Tracker, store_batch
 from lawful.monitoring.writer import WriteBehind
@@ -51,7 +52,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with jobs.scheduled(database, settings.maintenance_minutes):
+            yield
         if owns_db:
             database.dispose()
 
