@@ -500,3 +500,25 @@ def test_an_admin_cannot_touch_another_customers_user(
     assert post(client, f"/portal/team/{uuid.uuid4()}/remove").status_code == 404
     after = load_user(database, stranger.id)
     assert (after.role, after.status) == (UserRole.member, AccountStatus.active)
+
+
+# --- objection to monitoring --------------------------------------------------------------------
+
+
+def test_a_user_objects_to_monitoring_and_withdraws(
+    client: TestClient, database: Database, member: User
+) -> None:
+    signed_in(client, member.email)
+    assert "Object to this" in client.get("/portal/profile").text
+    response = post(client, "/portal/profile", {"action": "object"})
+    assert response.headers["location"] == "/portal/profile?ok=objection_recorded"
+    with database.unit_of_work("contract", SYSTEM) as session:
+        user = session.get(User, member.id)
+        assert user is not None and user.monitoring_objection_at is not None
+    page = client.get("/portal/profile").text
+    assert "Withdraw my objection" in page
+    assert "You objected to this on" in page
+    post(client, "/portal/profile", {"action": "withdraw"})
+    with database.unit_of_work("contract", SYSTEM) as session:
+        user = session.get(User, member.id)
+        assert user is not None and user.monitoring_objection_at is None

@@ -397,9 +397,15 @@ def change_profile(
     db: Database = Depends(get_db),
     policy: Policy = Depends(get_policy),
 ) -> Response:
-    """One form per ``action``: ``password``, ``totp_on`` or ``totp_off``."""
+    """One form per ``action``: ``password``, ``totp_on``, ``totp_off``, ``object`` or ``withdraw``."""
     cfg = auth_config(request)
-    done = {"password": "password_changed", "totp_on": "totp_on", "totp_off": "totp_off"}
+    done = {
+        "password": "password_changed",
+        "totp_on": "totp_on",
+        "totp_off": "totp_off",
+        "object": "objection_recorded",
+        "withdraw": "objection_withdrawn",
+    }
     try:
         if action not in done:
             raise Invalid("that is not something this page can do")
@@ -410,6 +416,8 @@ def change_profile(
             assert isinstance(user, User)
             if action == "password":
                 service.change_password(session, user, current=current_password, new=new_password, cfg=cfg)
+            elif action in ("object", "withdraw"):
+                service.set_monitoring_objection(user, objects=action == "object")
             elif action == "totp_on":
                 service.enable_totp(user, secret=secret, code=code)
             else:

@@ -267,6 +267,18 @@ def enable_totp(principal: Principal, *, secret: str, code: str) -> None:
     principal.totp_secret = secret
 
 
+def set_monitoring_objection(user: User, *, objects: bool) -> None:
+    """Record (or withdraw) the user's objection to the monitoring of their use (art. 21 GDPR).
+
+    From then on ingestion drops their behavioural events and removes them from usage events,
+    which still count for their company's account.
+    """
+    if objects and user.monitoring_objection_at is None:
+        user.monitoring_objection_at = utcnow()
+    elif not objects:
+        user.monitoring_objection_at = None
+
+
 def disable_totp(principal: Principal, *, password: str, cfg: AuthConfig) -> None:
     if not verify_password(principal.password_hash, password, cfg.hasher):
         raise Invalid("the password is wrong", detail={"field": "password"})

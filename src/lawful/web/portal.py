@@ -51,6 +51,8 @@ NOTICES = {
     ),
     "password_set": "Your new password is set. Sign in with it.",
     "password_changed": "Your password is changed.",
+    "objection_recorded": "Your objection is recorded: we no longer measure how you use our services.",
+    "objection_withdrawn": "Your objection is withdrawn.",
     "totp_on": "Two-step sign-in is on. You will be asked for a code when you sign in.",
     "totp_off": "Two-step sign-in is off.",
     "invited": "The invitation is on its way.",
