@@ -306,3 +306,31 @@ def test_page_events_cannot_be_read_under_another_purpose(database: Database) ->
         session.execute(select(PageEvent.path))
     with database.internal() as conn:
         assert conn.execute(text("SELECT count(*) FROM page_events")).scalar() == 0
+
+
+def test_the_endpoint_logs_its_writes_summed(database: Database) -> None:
+    from lawful.data.log import ProcessingRecord
+    from lawful.monitoring.ingest import store_batch
+
+    make_site(database)
+    tracker = Tracker(database)
+    at = int(datetime.now(UTC).timestamp() * 1000)
+    page = {"n": "pageview", "s": "shop.test", "u": "https://shop.test/"}
+    for i in range(3):
+        with database.unit_of_work(PURPOSE, INGEST) as session:
+            row = tracker.prepare(session, page, Client(f"192.0.2.{i}", CHROME), at=at)
+        assert isinstance(row, dict)
+        store_batch(tracker, [row, row], [])
+
+    def logged() -> list[ProcessingRecord]:
+        with database.unit_of_work("accountability", Actor.system("tests")) as session:
+            query = select(ProcessingRecord).where(ProcessingRecord.table_name == "page_events")
+            return list(session.scalars(query))
+
+    assert logged() == []  # summed, not one row per commit
+    with database.unit_of_work(PURPOSE, INGEST, record=False) as session:
+        tracker.tally.flush(session)
+    [record] = logged()
+    assert (record.purpose, record.operation, record.statements) == ("monitoring", "write", 6)
+    assert "user.unique_id.pseudonymous" in record.categories
+    assert len(events(database)) == 6

@@ -59,7 +59,10 @@ def test_maintenance_applies_the_policy(database: Database) -> None:
         assert [e.ts for e in session.scalars(select(PageEvent))] == [day_start_ms(young_day) + 3_600_000]
         totals = set(session.scalars(select(Rollup.day).where(Rollup.dimension == "total")))
         assert totals == {old_day, young_day}
-        links = dict(session.execute(select(UsageEvent.idempotency_key, UsageEvent.user_id)))
+        links = {
+            row.idempotency_key: row.user_id
+            for row in session.execute(select(UsageEvent.idempotency_key, UsageEvent.user_id))
+        }
     assert links == {"old": None, "young": user.id}
     # A second run finds nothing left to do.
     again = jobs.run(database, now=now)

@@ -98,9 +98,10 @@ class Database:
     def session(self, purpose: str, actor: Actor, *, record: bool = True) -> PurposeSession:
         """A session under ``purpose``; the caller commits or rolls back, and closes it.
 
-        ``record=False`` is for one thing only: a request checking its own credentials (the
-        session cookie, an API token). The statements are still checked against the purpose;
-        they are not written to the processing log, which records sign-ins instead.
+        ``record=False`` is for two things only: a request checking its own credentials (the
+        session cookie, an API token), and the monitoring ingestion, which sums its writes into
+        one processing-log row a minute (``lawful.monitoring.ingest.ProcessingTally``). The
+        statements are still checked against the purpose; they are not logged one by one.
         """
         try:
             declared = self.policy.purpose(purpose)

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lawful.data.annotations import column_category, personal_columns
 from lawful.data.db import Database
-from lawful.data.purpose import Actor
+from lawful.data.purpose import Access, Actor, LogKey
 from lawful.errors import LawfulError, NotFound
 from lawful.monitoring.models import IngestCount, PageEvent, Site
 from lawful.monitoring.privacy import UrlReducer, device_of, ip_prefix, link_target, referrer_host, visitor_id
@@ -116,6 +117,7 @@ class Tracker:
         self._carried: dict[tuple[uuid.UUID, int], int | None] = {}
         self._carried_day: date | None = None
         self._carried_complete = False
+        self.tally = ProcessingTally(self.policy)
 
     # --- sites --------------------------------------------------------------------------------
 
@@ -301,6 +303,45 @@ def objection_from_headers(headers: Mapping[str, str]) -> bool:
 
 
 def store_batch(tracker: Tracker, rows: Sequence[Row], dropped: Sequence[tuple[uuid.UUID, int, str]]) -> None:
-    """One group commit of the write-behind: every row and count in one transaction."""
-    with tracker.db.unit_of_work(PURPOSE, INGEST) as session:
+    """One group commit of the write-behind: every row and count in one transaction.
+
+    At hundreds of commits a second, one processing-log row per commit would make the log the
+    biggest table; the commits are summed instead and logged at most once a minute (and by
+    ``ProcessingTally.flush``), as writes of the page events' categories by the ingestion job.
+    """
+    with tracker.db.unit_of_work(PURPOSE, INGEST, record=False) as session:
         tracker.store(session, rows, dropped)
+        if rows:
+            tracker.tally.add(session, len(rows))
+
+
+class ProcessingTally:
+    """The processing log of ingestion, summed: one row per minute instead of one per commit."""
+
+    def __init__(self, policy: Policy, *, every_s: float = 60.0) -> None:
+        table = PageEvent.__table__
+        assert isinstance(table, Table)
+        self.key: LogKey = (
+            "write",
+            table.name,
+            ",".join(sorted({c for col in personal_columns(table) if (c := column_category(col))})),
+            None,
+            None,
+        )
+        self.purpose = policy.purpose(PURPOSE)
+        self.every_s = every_s
+        self.pending = 0
+        self.since = time.monotonic()
+
+    def add(self, session: Session, statements: int) -> None:
+        self.pending += statements
+        if time.monotonic() - self.since >= self.every_s:
+            self.flush(session)
+
+    def flush(self, session: Session) -> None:
+        if self.pending:
+            access = Access(self.purpose, INGEST)
+            access.entries[self.key] = self.pending
+            access.write_log(session.connection())
+        self.pending = 0
+        self.since = time.monotonic()

@@ -17,7 +17,7 @@ from lawful.data.db import Database
 from lawful.mail.service import mailer_for
 from lawful.monitoring import jobs
 from lawful.monitoring.api import TrackerEndpoint
-from lawful.monitoring.ingest import Tracker, store_batch
+from lawful.monitoring.ingest import INGEST, Tracker, store_batch
 from lawful.monitoring.writer import WriteBehind
 from lawful.policy.model import Policy
 from lawful.policy.render import render_statement
@@ -54,6 +54,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with jobs.scheduled(database, settings.maintenance_minutes):
             yield
+        with database.unit_of_work("monitoring", INGEST, record=False) as session:
+            app.state.tracker.tally.flush(session)
         if owns_db:
             database.dispose()
 

@@ -57,10 +57,14 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/console/users", "Users", "contract"),
     ("/console/outbox", "Outbox", "contract"),
     ("/console/processing-log", "Processing log", "accountability"),
+    ("/console/analytics", "Analytics", "monitoring"),
     ("/console/statement", "Statement", None),
     ("/console/record", "Record of processing", None),
     ("/console/profile", "Profile", None),
 )
+
+# Pages that show totals only, which an aggregates-only role (analyst) may open too.
+AGGREGATE_PAGES = frozenset({"/console/analytics"})
 
 # Messages shown after a redirect (?done=key): fixed texts, never echoing input.
 DONE = {
@@ -77,14 +81,15 @@ DONE = {
 }
 
 
-def role_may(policy: Policy, role: str, purpose: str | None) -> bool:
-    """Whether a role may open a page working under ``purpose`` with individuals' data."""
+def role_may(policy: Policy, role: str, purpose: str | None, *, individual: bool = True) -> bool:
+    """Whether a role may open a page working under ``purpose`` (with individuals' data, unless
+    ``individual`` is false)."""
     if purpose is None:
         return True
     if not policy.role_may(role, purpose):
         return False
     declared = policy.roles.get(role)
-    return not (declared is not None and declared.aggregates_only)
+    return not (individual and declared is not None and declared.aggregates_only)
 
 
 def home_for(policy: Policy, role: str) -> str:
@@ -106,7 +111,11 @@ def console_context(
     """The variables layout.html expects, for a console page."""
     policy: Policy = request.app.state.policy
     nav = (
-        [(href, label) for href, label, purpose in NAV if role_may(policy, caller.role, purpose)]
+        [
+            (href, label)
+            for href, label, purpose in NAV
+            if role_may(policy, caller.role, purpose, individual=href not in AGGREGATE_PAGES)
+        ]
         if caller is not None
         else []
     )
