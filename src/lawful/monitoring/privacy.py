@@ -148,4 +148,5 @@ def link_target(url: str | None) -> str | None:
         return None
     if parts.scheme in ("mailto", "tel"):
         return f"{parts.scheme}:"  # the address itself is someone's contact data
-    return f"{parts.scheme}://{parts.hostname}{parts.path}"[:1024]
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"[:1024]

@@ -195,6 +195,9 @@ async def csrf_protect(request: Request) -> None:
         raise Forbidden("the form has expired or did not come from this site; reload the page and try again")
 
 
+NO_COOKIE_PREFIXES = ("/js/",)
+
+
 class CsrfCookieMiddleware:
     """Give every browser a CSRF token cookie and expose it to templates as ``request.state.csrf``."""
 
@@ -203,7 +206,8 @@ class CsrfCookieMiddleware:
         self.secure = secure
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        # The tracker script is loaded by other sites' visitors: it must leave no cookie behind.
+        if scope["type"] != "http" or scope["path"].startswith(NO_COOKIE_PREFIXES):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
