@@ -115,7 +115,13 @@ class UrlReducer:
         if parts.query and self.patterns:
             kept = [(k, v[:100]) for k, v in parse_qsl(parts.query, keep_blank_values=False) if self.keeps(k)]
             query = urlencode(kept)[:512] or None
-        return parts.hostname, path[:1024], query
+        return parts.hostname, _clip(path, 1024), query
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most ``limit`` bytes of UTF-8 (an index entry has a size limit), on a character boundary."""
+    data = text.encode("utf-8", "replace")
+    return text if len(data) <= limit else data[:limit].decode("utf-8", "ignore")
 
 
 def referrer_host(referrer: str | None, own_host: str | None = None) -> str | None:

@@ -50,14 +50,16 @@ HOME = "/console/"
 LOGIN = "/console/login"
 PER_PAGE = 50
 
-# (href, label, purpose the page works under; None: every signed-in staff member)
-NAV: tuple[tuple[str, str, str | None], ...] = (
+# (href, label, purpose the page works under, or every purpose it needs; None: every signed-in staff member)
+NAV: tuple[tuple[str, str, str | tuple[str, ...] | None], ...] = (
     ("/console/customers", "Customers", "contract"),
     ("/console/support", "Support log", "contract"),
     ("/console/users", "Users", "contract"),
     ("/console/outbox", "Outbox", "contract"),
     ("/console/processing-log", "Processing log", "accountability"),
     ("/console/analytics", "Analytics", "monitoring"),
+    ("/console/usage", "Usage", ("contract", "legal_obligation")),  # fees: finance
+    ("/console/usage-services", "Usage services", "monitoring"),
     ("/console/statement", "Statement", None),
     ("/console/record", "Record of processing", None),
     ("/console/profile", "Profile", None),
@@ -81,12 +83,14 @@ DONE = {
 }
 
 
-def role_may(policy: Policy, role: str, purpose: str | None, *, individual: bool = True) -> bool:
-    """Whether a role may open a page working under ``purpose`` (with individuals' data, unless
-    ``individual`` is false)."""
+def role_may(
+    policy: Policy, role: str, purpose: str | tuple[str, ...] | None, *, individual: bool = True
+) -> bool:
+    """Whether a role may open a page working under ``purpose`` (or under every one of a tuple of
+    purposes), with individuals' data unless ``individual`` is false."""
     if purpose is None:
         return True
-    if not policy.role_may(role, purpose):
+    if not all(policy.role_may(role, p) for p in ((purpose,) if isinstance(purpose, str) else purpose)):
         return False
     declared = policy.roles.get(role)
     return not (individual and declared is not None and declared.aggregates_only)
