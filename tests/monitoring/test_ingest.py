@@ -16,7 +16,8 @@ from lawful.data.db import Database
 from lawful.data.purpose import Actor
 from lawful.monitoring.ingest import INGEST, PURPOSE, Client, Tracker
 from lawful.monitoring.models import IngestCount, PageEvent, Salt
-from lawful.monitoring.salts import day_start_ms, rotate
+from lawful.monitoring.salts import rotate
+from lawful.monitoring.sessions import day_start_ms
 from lawful.schema import metadata
 from lawful.settings import Settings
 from lawful.web.app import create_app

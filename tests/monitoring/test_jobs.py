@@ -16,7 +16,7 @@ from lawful.data.purpose import Actor
 from lawful.monitoring import jobs, usage
 from lawful.monitoring.ingest import Client, Tracker
 from lawful.monitoring.models import PageEvent, Rollup, Salt, UsageEvent
-from lawful.monitoring.salts import day_start_ms
+from lawful.monitoring.sessions import day_start_ms
 from lawful.policy.model import Policy
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"

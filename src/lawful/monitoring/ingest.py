@@ -28,7 +28,8 @@ from lawful.data.purpose import Access, Actor, LogKey
 from lawful.errors import LawfulError, NotFound
 from lawful.monitoring.models import IngestCount, PageEvent, Site
 from lawful.monitoring.privacy import UrlReducer, device_of, ip_prefix, link_target, referrer_host, visitor_id
-from lawful.monitoring.salts import Salts, day_start_ms
+from lawful.monitoring.salts import Salts
+from lawful.monitoring.sessions import day_start_ms
 from lawful.policy.model import Policy
 
 PURPOSE = "monitoring"

@@ -16,16 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lawful.monitoring.models import Salt
-
-DAY_MS = 86_400_000
-
-
-def day_of(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, UTC).date()
-
-
-def day_start_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
+from lawful.monitoring.sessions import day_of_ms, day_start_ms
 
 
 def _insert_ignore(session: Session, day: date, value: bytes) -> None:
@@ -62,7 +53,7 @@ class Salts:
 
     def pair(self, session: Session, now_ms: int) -> tuple[date, bytes, bytes | None]:
         """(today, today's salt, yesterday's salt if it still lives) at ``now_ms``."""
-        today = day_of(now_ms)
+        today = day_of_ms(now_ms)
         current = self.of_day(session, today, create=True)
         assert current is not None
         yesterday = today - timedelta(days=1)
