@@ -341,7 +341,7 @@ def test_logout_everywhere_ends_every_session(database: Database) -> None:
         (StaffRole.support, "/console/customers"),
         (StaffRole.finance, "/console/customers"),
         (StaffRole.privacy_officer, "/console/processing-log"),
-        (StaffRole.analyst, "/console/profile"),
+        (StaffRole.analyst, "/console/analytics"),
     ],
 )
 def test_the_start_page_depends_on_the_role(

@@ -97,9 +97,11 @@ def role_may(
 
 
 def home_for(policy: Policy, role: str) -> str:
-    """The first page of a role: customers, else the processing log, else the profile."""
-    for href, _, purpose in NAV[:5]:
-        if href in ("/console/customers", "/console/processing-log") and role_may(policy, role, purpose):
+    """The first page of a role: customers, else the processing log, else analytics, else the profile."""
+    for href, _, purpose in NAV:
+        if href in ("/console/customers", "/console/processing-log", "/console/analytics") and role_may(
+            policy, role, purpose, individual=href not in AGGREGATE_PAGES
+        ):
             return href
     return "/console/profile"
 
