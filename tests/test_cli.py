@@ -107,10 +107,10 @@ def test_migrate_then_demo_loads_customers(isolated: Path) -> None:
     result = runner.invoke(app, ["migrate"])
     assert result.exit_code == 0, result.output
     assert (isolated / "var" / "lawful.db").exists()
-    result = runner.invoke(app, ["demo", "--customers", "12", "--no-serve"])
+    result = runner.invoke(app, ["demo", "--customers", "12", "--no-serve", "--traffic", "2000"])
     assert result.exit_code == 0, result.output
     assert "12 customers created" in result.output
-    again = runner.invoke(app, ["demo", "--customers", "12", "--no-serve"])
+    again = runner.invoke(app, ["demo", "--customers", "12", "--no-serve", "--traffic", "2000"])
     assert "already loaded" in again.output
     db = Database(f"sqlite:///{isolated / 'var' / 'lawful.db'}", load_policy())
     from tests.factories import SYSTEM

@@ -165,7 +165,7 @@ def test_the_command_prints_the_logins_and_urls(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delenv("LAWFUL_DATABASE_URL", raising=False)
     monkeypatch.delenv("LAWFUL_POLICY", raising=False)
     runner = CliRunner()
-    first = runner.invoke(app, ["demo", "--customers", "3", "--no-serve", "--port", "8123"])
+    first = runner.invoke(app, ["demo", "--customers", "3", "--no-serve", "--port", "8123", "--traffic", "0"])
     assert first.exit_code == 0, first.output
     assert "3 customers created, with 15 users and 9 support contacts" in first.output
     for text in (
@@ -180,7 +180,9 @@ def test_the_command_prints_the_logins_and_urls(tmp_path: Path, monkeypatch: pyt
         "http://127.0.0.1:8123/docs",
     ):
         assert text in first.output
-    second = runner.invoke(app, ["demo", "--customers", "3", "--no-serve", "--port", "8123"])
+    second = runner.invoke(
+        app, ["demo", "--customers", "3", "--no-serve", "--port", "8123", "--traffic", "0"]
+    )
     assert second.exit_code == 0, second.output
     assert "already loaded" in second.output
     assert "support@lawful.demo" in second.output and "anna.bakker@tulpenveld.example" in second.output

@@ -18,7 +18,10 @@ from lawful.policy.model import Policy
 from lawful.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from lawful.data.db import Database
+    from lawful.monitoring.models import UsageService
 
 app = typer.Typer(
     name="lawful",
@@ -178,9 +181,17 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve", help="serve when loaded")] = True,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    traffic: Annotated[
+        int,
+        typer.Option(
+            "--traffic",
+            min=0,
+            help="tracker events to send through the ingestion pipeline, over 30 days (0: none)",
+        ),
+    ] = 200_000,
     policy: PolicyOption = None,
 ) -> None:
-    """Migrate, load demo data, print the logins and serve on http://127.0.0.1:8000."""
+    """Migrate, load demo data and traffic, print the logins and serve on http://127.0.0.1:8000."""
     from lawful.data.db import Database
     from lawful.demo import demo_tables, load_demo
     from lawful.users.service import AuthConfig
@@ -206,6 +217,7 @@ def demo(
             progress=lambda n: bar.advance(task, n),
         )
         bar.update(task, completed=customers)
+    traffic_report = _demo_traffic(db, traffic) if traffic > 0 else None
     db.dispose()
     if result.customers:
         console.print(
@@ -214,10 +226,47 @@ def demo(
         )
     else:
         console.print("demo data: already loaded")
+    if traffic_report:
+        console.print(traffic_report)
     for table in demo_tables(result.logins, f"http://{host}:{port}"):
         console.print(table)
     if serve_after:
         _run(settings, host, port)
+
+
+def _demo_traffic(db: Database, events: int) -> str:
+    """Demo traffic through the real pipeline and usage of the demo customers, with progress bars."""
+    from datetime import UTC, datetime
+
+    from lawful.monitoring import jobs, traffic
+
+    if traffic.has_traffic(db):
+        return "demo traffic: already generated"
+    now = datetime.now(UTC)
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("page views and events, through the ingestion pipeline", total=events)
+        result = traffic.generate(
+            db, events=events, now=now, with_usage=False, progress=lambda n: bar.advance(task, n)
+        )
+        planned = traffic.usage_events(db, now=now)
+        usage_task = bar.add_task("usage events of the demo customers", total=len(planned))
+        outcomes = traffic.report_usage(db, planned, now=now, progress=lambda n: bar.advance(usage_task, n))
+        rollup_task = bar.add_task("daily rollups for the dashboards (the maintenance job)", total=None)
+        report = jobs.run(db, now=now)
+        bar.update(rollup_task, total=report.days_rolled_up, completed=report.days_rolled_up)
+    accepted = sum(o.status == "accepted" for o in outcomes)
+    return (
+        f"demo traffic: {result.generated:,} events in {result.visits:,} visits over 30 days "
+        f"({result.stored:,} stored, {result.dropped:,} dropped for an objection or as bots) "
+        f"in {result.traffic_seconds:.1f} s; {accepted:,} usage events; "
+        f"{report.days_rolled_up} site-days rolled up"
+    )
 
 
 # --- staff accounts ---------------------------------------------------------------------------
@@ -372,6 +421,126 @@ def monitoring_maintain(
         db.dispose()
     for line in report.lines():
         typer.echo(line)
+
+
+# --- usage services ---------------------------------------------------------------------------
+
+usage_app = typer.Typer(
+    help="The services that report usage for fees (POST /api/v1/usage) and their API keys.",
+    no_args_is_help=True,
+)
+app.add_typer(usage_app, name="usage-service")
+
+
+def _usage_service(session: Session, name_or_id: str) -> UsageService:
+    """The service named ``name_or_id``, or with that id; a failure otherwise."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from lawful.monitoring.models import UsageService
+
+    try:
+        condition = UsageService.id == uuid.UUID(name_or_id)
+    except ValueError:
+        condition = UsageService.name == name_or_id
+    found = session.scalar(select(UsageService).where(condition))
+    if found is None:
+        raise _fail(f"no usage service is named {name_or_id!r} or has that id")
+    return found
+
+
+@usage_app.command("create")
+def usage_service_create(
+    name: Annotated[str, typer.Argument(help="the service's name, e.g. 'Invoicing app'")],
+    policy: PolicyOption = None,
+) -> None:
+    """Register a service and print its key, once: only a hash of it is stored."""
+    from lawful.data.purpose import Actor
+    from lawful.monitoring import usage
+
+    _, db = _staff_database(policy)
+    try:
+        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
+            service, key = usage.create_service(session, name=name)
+            prefix = service.key_prefix
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    console.print(f"registered {name!r} ({prefix}…); its key is shown this once:", highlight=False)
+    typer.echo(key)
+
+
+@usage_app.command("rotate")
+def usage_service_rotate(
+    service: Annotated[str, typer.Argument(help="the service's name or id")],
+    policy: PolicyOption = None,
+) -> None:
+    """Give a service a new key and print it, once; the old key stops working at once."""
+    from lawful.data.purpose import Actor
+    from lawful.monitoring import usage
+
+    _, db = _staff_database(policy)
+    try:
+        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
+            found = _usage_service(session, service)
+            rotated, key = usage.rotate_key(session, found.id)
+            name = rotated.name
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    console.print(f"new key for {name!r}; it is shown this once:", highlight=False)
+    typer.echo(key)
+
+
+@usage_app.command("revoke")
+def usage_service_revoke(
+    service: Annotated[str, typer.Argument(help="the service's name or id")],
+    policy: PolicyOption = None,
+) -> None:
+    """Revoke a service's key for good; the usage it reported stays counted."""
+    from lawful.data.purpose import Actor
+    from lawful.monitoring import usage
+
+    _, db = _staff_database(policy)
+    try:
+        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
+            found = _usage_service(session, service)
+            usage.revoke_service(session, found.id)
+            name = found.name
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    typer.echo(f"revoked {name!r}")
+
+
+@usage_app.command("list")
+def usage_service_list(policy: PolicyOption = None) -> None:
+    """List the services: name, id, the start of the key, registered, last used, status."""
+    from rich.table import Table
+
+    from lawful.data.purpose import Actor
+    from lawful.monitoring import usage
+
+    _, db = _staff_database(policy)
+    table = Table("name", "id", "key starts with", "registered", "last used", "status")
+    try:
+        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
+            for service in usage.list_services(session):
+                table.add_row(
+                    service.name,
+                    str(service.id),
+                    service.key_prefix,
+                    service.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                    service.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if service.last_used_at else "never",
+                    f"revoked {service.revoked_at:%Y-%m-%d}" if service.revoked_at else "active",
+                )
+    finally:
+        db.dispose()
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry

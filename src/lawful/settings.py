@@ -40,7 +40,9 @@ class Settings(BaseSettings):
 
     # Monitoring
     maintenance_minutes: float = Field(
-        default=10, ge=0, description="run rollups, raw-event retention and salt destruction this often (0: off)"
+        default=10,
+        ge=0,
+        description="run rollups, raw-event retention and salt destruction this often (0: off)",
     )
 
     # Mail: SMTP when smtp_host is set, else the local outbox only (shown in the console)

@@ -24,7 +24,16 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import select
-from tests.factories import FAST, PASSWORD, SYSTEM, api_sign_in, mailed_token, make_staff, make_user
+from tests.factories import (
+    FAST,
+    PASSWORD,
+    SYSTEM,
+    api_sign_in,
+    mailed_token,
+    make_site,
+    make_staff,
+    make_user,
+)
 
 from lawful.customers import service as customers
 from lawful.customers.models import CustomerKind
@@ -53,6 +62,8 @@ STAFF_COOKIE = frozenset({SUPPORT, FINANCE, ADMIN, ANALYST, PRIVACY})
 STAFF = STAFF_COOKIE | {TOKEN}
 CONTRACT = frozenset({SUPPORT, FINANCE, ADMIN, TOKEN})
 ACCOUNTABILITY = frozenset({ADMIN, PRIVACY})
+MONITORING = frozenset({ADMIN, ANALYST})  # totals: aggregates-only roles too
+MONITORING_ROWS = frozenset({ADMIN})  # per-event data
 EVERYONE = frozenset({ANON}) | USERS | STAFF
 PRINCIPALS = [ANON, MEMBER_A, ADMIN_A, ADMIN_B, SUPPORT, FINANCE, ADMIN, ANALYST, PRIVACY, TOKEN]
 
@@ -253,6 +264,45 @@ def fresh_contact(world: World) -> dict[str, Any]:
     return {"customer_id": world.ids["a"], "contact_id": world.fresh_contact()}
 
 
+def a_site(world: World) -> dict[str, Any]:
+    if "site" not in world.ids:
+        world.ids["site"] = make_site(world.db, domain="matrix.test", name="Matrix")
+    return {"site_id": world.ids["site"]}
+
+
+def fresh_site(world: World) -> dict[str, Any]:
+    return {"site_id": make_site(world.db, domain=f"gone{next(world.counter)}.test", name="Gone")}
+
+
+STATS = (
+    "summary",
+    "timeseries",
+    "pages",
+    "entry-pages",
+    "exit-pages",
+    "referrers",
+    "browsers",
+    "os",
+    "devices",
+    "events",
+    "realtime",
+)
+
+
+def a_usage_service(world: World) -> dict[str, Any]:
+    if "usage_service" not in world.ids:
+        world.ids["usage_service"] = fresh_usage_service(world)["service_id"]
+    return {"service_id": world.ids["usage_service"]}
+
+
+def fresh_usage_service(world: World) -> dict[str, Any]:
+    from lawful.monitoring import usage
+
+    with world.db.unit_of_work("monitoring", SYSTEM) as session:
+        service, _ = usage.create_service(session, name=f"Matrix service {next(world.counter)}")
+        return {"service_id": service.id}
+
+
 def totp_user_pending(world: World, client: TestClient) -> None:
     api_sign_in(client, email=TOTP_USER)
 
@@ -271,6 +321,7 @@ class Route:
     ok: int = 200
     fresh: bool = False  # needs a client of its own (it signs in or out)
     prepare: Callable[[World, TestClient], None] | None = None
+    refused: frozenset[int] | None = None  # the refusal when it is not the usual 401 / 403-404
 
     @property
     def key(self) -> tuple[str, str]:
@@ -443,6 +494,45 @@ ROUTES = [
         params=lambda w: {"entry_id": w.ids["a_entry"]},
         body=lambda w: {"follow_up_done": True},
     ),
+    # analytics: sites, figures, raw export
+    Route("GET", "/api/v1/sites", MONITORING),
+    Route(
+        "POST",
+        "/api/v1/sites",
+        MONITORING,
+        body=lambda w: {"domain": f"site{next(w.counter)}.test", "name": "New site"},
+        ok=201,
+    ),
+    Route("DELETE", "/api/v1/sites/{site_id}", MONITORING, params=fresh_site, ok=204),
+    *(Route("GET", f"/api/v1/stats/{{site_id}}/{name}", MONITORING, params=a_site) for name in STATS),
+    Route("GET", "/api/v1/stats/{site_id}/export", MONITORING_ROWS, params=a_site),
+    # usage for fees (finance; a customer's admin their own), and the services that report it (admin)
+    Route("GET", "/api/v1/usage/totals", frozenset({FINANCE})),
+    Route("GET", "/api/v1/portal/usage", frozenset({ADMIN_A, ADMIN_B})),
+    Route("GET", "/api/v1/usage-services", frozenset({ADMIN})),
+    Route(
+        "POST",
+        "/api/v1/usage-services",
+        frozenset({ADMIN}),
+        body=lambda w: {"name": f"New service {next(w.counter)}"},
+        ok=201,
+    ),
+    Route("POST", "/api/v1/usage-services/{service_id}/rotate", frozenset({ADMIN}), params=a_usage_service),
+    Route(
+        "DELETE",
+        "/api/v1/usage-services/{service_id}",
+        frozenset({ADMIN}),
+        params=fresh_usage_service,
+        ok=204,
+    ),
+    # services report usage with their own key (lwu_...), never with a person's session or token
+    Route(
+        "POST",
+        "/api/v1/usage",
+        frozenset(),
+        body=lambda w: {"idempotency_key": "k", "customer_id": str(uuid.uuid4()), "code": "api.call"},
+        refused=frozenset({401}),
+    ),
 ]
 
 
@@ -511,7 +601,7 @@ def test_every_route_for_every_principal(world: World) -> None:
                     if response.status_code != route.ok:
                         problems.append(f"allowed, expected {route.ok}: {where}")
                 else:
-                    expected = {401} if who == ANON else {403, 404}
+                    expected = set(route.refused) if route.refused else {401} if who == ANON else {403, 404}
                     if response.status_code not in expected:
                         problems.append(f"refused, expected {sorted(expected)}: {where}")
                     else:
@@ -569,7 +659,11 @@ def _first_allowed(route: Route) -> str:
 
 
 @pytest.mark.parametrize(
-    "route", [r for r in ROUTES if r.body is not None], ids=lambda r: f"{r.method} {r.path}"
+    # (a route no principal may call, the services' usage endpoint, checks its fields per event:
+    # tests/monitoring/test_usage_api.py)
+    "route",
+    [r for r in ROUTES if r.body is not None and r.allowed],
+    ids=lambda r: f"{r.method} {r.path}",
 )
 def test_an_unknown_field_is_refused_and_nothing_is_stored(world: World, route: Route) -> None:
     assert route.body is not None

@@ -188,7 +188,9 @@ def analyse(context: DefaultExecutionContext) -> Analysis:
             else:
                 param = _subject_param(statement, table.c[spec.key], getattr(compiled, "bind_names", {}))
         touches.append(
-            Touch(name, ",".join(sorted(categories)), name if spec is not None and spec.logged else None, param)
+            Touch(
+                name, ",".join(sorted(categories)), name if spec is not None and spec.logged else None, param
+            )
         )
     return Analysis(operation, False, frozenset(c for cats in by_table.values() for c in cats), touches)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -161,7 +162,9 @@ class UsageEventIn(BaseModel):
     user_id: str | None = Field(default=None, description="the user who caused it, if any (UUID)")
     code: str = Field(pattern=r"^[a-z0-9][a-z0-9_.:-]{0,63}$", description="the event code, e.g. api.call")
     timestamp: datetime = Field(description="ISO 8601 with a time zone; at most 35 days old, 5 minutes ahead")
-    value: float | None = Field(default=None, description="a number with at most 6 decimals; 1 when omitted")
+    value: Decimal | None = Field(
+        default=None, description="a number with at most 6 decimals; 1 when omitted"
+    )
     properties: dict[str, str | int | float | bool | None] | None = Field(
         default=None, description="at most 20 scalar properties (2 KB); no personal data"
     )

@@ -252,7 +252,8 @@ class Tracker:
     ) -> None:
         """Insert ``rows`` and count the ``dropped`` (site, ms, reason) in the caller's transaction."""
         if rows:
-            session.execute(insert(PageEvent), list(rows))
+            # render_nulls: one INSERT for all rows, however their None fields differ
+            session.execute(insert(PageEvent).execution_options(render_nulls=True), list(rows))
         counts = Counter(
             (site, datetime.fromtimestamp(ms / 1000, UTC).date(), reason) for site, ms, reason in dropped
         )

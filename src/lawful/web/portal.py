@@ -101,6 +101,7 @@ def portal_context(
         nav = [(HOME, "Overview"), ("/portal/profile", "Profile")]
         if caller.is_admin:
             nav.append(("/portal/team", "Team"))
+            nav.append(("/portal/usage", "Usage"))
         nav.append(("/portal/my-data", "My data"))
     return {
         "area_name": AREA,

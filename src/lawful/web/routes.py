@@ -13,6 +13,11 @@ from fastapi import APIRouter
 def routers() -> list[APIRouter]:
     from lawful.customers import api as customers_api
     from lawful.customers import pages as customers_pages
+    from lawful.monitoring import api as monitoring_api
+    from lawful.monitoring import pages as monitoring_pages
+    from lawful.monitoring import script as monitoring_script
+    from lawful.monitoring import stats_api as monitoring_stats_api
+    from lawful.monitoring import usage_api, usage_pages
     from lawful.support import api as support_api
     from lawful.support import pages as support_pages
     from lawful.users import api as users_api
@@ -24,6 +29,7 @@ def routers() -> list[APIRouter]:
         users_api.router,
         customers_api.router,
         support_api.router,
+        monitoring_api.router,
         console.router,
         portal.router,
         users_pages.router,
@@ -31,4 +37,9 @@ def routers() -> list[APIRouter]:
         support_pages.router,
         users_console_pages.router,
         console_profile.router,
+        monitoring_stats_api.router,
+        monitoring_pages.router,
+        usage_api.router,
+        usage_pages.router,
+        monitoring_script.router,
     ]
