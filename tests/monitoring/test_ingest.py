@@ -123,7 +123,7 @@ def test_ipv6_is_shortened_to_48_bits(database: Database) -> None:
     assert event.ip_prefix == "2001:db8:abcd::/48"
 
 
-def test_no_ip_is_stored_when_the_policy_does_not_declare_it(database: Database) -> None:
+def test_no_ip_is_stored_when_the_policy_says_not_to(database: Database) -> None:
     make_site(database)
     policy = database.policy.model_copy(
         update={"monitoring": database.policy.monitoring.model_copy(update={"store_truncated_ip": False})}
@@ -335,3 +335,25 @@ def test_the_endpoint_logs_its_writes_summed(database: Database) -> None:
     assert (record.purpose, record.operation, record.statements) == ("monitoring", "write", 6)
     assert "user.unique_id.pseudonymous" in record.categories
     assert len(events(database)) == 6
+
+
+def test_no_ip_is_stored_when_monitoring_does_not_declare_it(database: Database) -> None:
+    make_site(database)
+    purposes = [
+        p.model_copy(update={"categories": [c for c in p.categories if c.key != "user.device.ip_address"]})
+        if p.key == "monitoring"
+        else p
+        for p in database.policy.purposes
+    ]
+    policy = database.policy.model_copy(update={"purposes": purposes})
+    strict = Database(database.url, policy)
+    try:
+        at = int(datetime.now(UTC).timestamp() * 1000)
+        Tracker(strict).ingest(
+            [({"n": "pageview", "s": "shop.test", "u": "https://shop.test/"}, Client(IP, CHROME), at)]
+        )
+        [event] = events(strict)
+        assert event.ip_prefix is None
+        assert event.path == "/"
+    finally:
+        strict.dispose()

@@ -38,6 +38,7 @@ MAX_BODY = 4096  # bytes of one tracker event
 MAX_NAME = 64
 SITE_TTL_S = 10.0
 
+IP_ADDRESS = "user.device.ip_address"
 PAGEVIEW = "pageview"
 ENGAGEMENT = "engagement"
 OUTBOUND = "outbound"
@@ -109,7 +110,11 @@ class Tracker:
         self.timeout_ms = measures.session_timeout_minutes * 60_000
         self.ipv4_prefix = measures.ipv4_prefix
         self.ipv6_prefix = measures.ipv6_prefix
-        self.store_ip = measures.store_truncated_ip
+        # Only where the policy says so and names the IP address among monitoring's categories
+        # (a broader "user.device" does not count); otherwise the column is not even written.
+        self.store_ip = measures.store_truncated_ip and any(
+            c.key == IP_ADDRESS for c in self.policy.purpose(PURPOSE).categories
+        )
         self.urls = UrlReducer(measures.kept_query_parameters)
         self.salts = Salts(measures.salt_lifetime_hours)
         self._sites: dict[str, tuple[uuid.UUID | None, float]] = {}
@@ -180,7 +185,7 @@ class Tracker:
         if device.bot:
             return "bot"
         visitor = self.visitor(session, site, client, at)
-        return {
+        row = {
             "site_id": site,
             "ts": at,
             "visitor_id": visitor,
@@ -194,10 +199,12 @@ class Tracker:
             "browser_version": device.browser_version,
             "os": device.os,
             "device": device.device,
-            "ip_prefix": ip_prefix(client.ip, ipv4_prefix=self.ipv4_prefix, ipv6_prefix=self.ipv6_prefix)
-            if self.store_ip
-            else None,
         }
+        if self.store_ip:
+            row["ip_prefix"] = ip_prefix(
+                client.ip, ipv4_prefix=self.ipv4_prefix, ipv6_prefix=self.ipv6_prefix
+            )
+        return row
 
     def visitor(self, session: Session, site: uuid.UUID, client: Client, at: int) -> int:
         """Today's visitor code, or yesterday's while a visit that was live at midnight goes on."""
