@@ -8,10 +8,9 @@ only the declared query parameters, and a referrer's host.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import hmac
-import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -72,14 +71,21 @@ def device_of(user_agent: str) -> Device:
 
 def ip_prefix(ip: str, *, ipv4_prefix: int, ipv6_prefix: int) -> str | None:
     """The network of ``ip`` shortened to the policy's prefix (``192.0.2.0/24``); None if not an IP."""
-    try:
-        address = ipaddress.ip_address(ip.strip())
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    prefix = ipv4_prefix if address.version == 4 else ipv6_prefix
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+    text = ip.strip()
+    for family, bits, prefix in ((socket.AF_INET, 32, ipv4_prefix), (socket.AF_INET6, 128, ipv6_prefix)):
+        try:
+            packed = socket.inet_pton(family, text)
+        except (OSError, ValueError):
+            continue
+        if family == socket.AF_INET6 and packed[:12] == _V4_MAPPED:
+            packed, family, bits, prefix = packed[12:], socket.AF_INET, 32, ipv4_prefix
+        mask = ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
+        network = (int.from_bytes(packed, "big") & mask).to_bytes(bits // 8, "big")
+        return f"{socket.inet_ntop(family, network)}/{prefix}"
+    return None
+
+
+_V4_MAPPED = b"\x00" * 10 + b"\xff\xff"
 
 
 def visitor_id(salt: bytes, site: str, ip: str, user_agent: str) -> int:
@@ -89,8 +95,7 @@ def visitor_id(salt: bytes, site: str, ip: str, user_agent: str) -> int:
     salt is destroyed after the policy's salt lifetime.
     """
     message = b"\x1f".join((site.encode(), ip.encode(), user_agent[:MAX_UA].encode("utf-8", "replace")))
-    digest = hmac.new(salt, message, hashlib.sha256).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return int.from_bytes(hmac.digest(salt, message, "sha256")[:8], "big", signed=True)
 
 
 class UrlReducer:
@@ -98,6 +103,8 @@ class UrlReducer:
 
     def __init__(self, kept: list[str]) -> None:
         self.patterns = tuple(kept)
+        # The literal start of every pattern: a query string without any of them keeps nothing.
+        self.hints = tuple(re.split(r"[*?\[]", p, maxsplit=1)[0] for p in self.patterns)
 
     def keeps(self, name: str) -> bool:
         return any(fnmatch.fnmatchcase(name, pattern) for pattern in self.patterns)
@@ -112,7 +119,7 @@ class UrlReducer:
             return None
         path = parts.path or "/"
         query = None
-        if parts.query and self.patterns:
+        if parts.query and any(hint in parts.query for hint in self.hints):
             kept = [(k, v[:100]) for k, v in parse_qsl(parts.query, keep_blank_values=False) if self.keeps(k)]
             query = urlencode(kept)[:512] or None
         return parts.hostname, _clip(path, 1024), query
