@@ -347,3 +347,51 @@ def test_sites_are_registered_listed_and_removed(database: Database) -> None:
     with database.unit_of_work("monitoring", TESTS) as session:
         assert session.scalar(select(func.count()).select_from(Rollup)) == 0
         assert session.scalar(select(func.count()).select_from(Site)) == 0
+
+
+def test_long_ranges_read_whole_months_from_the_monthly_rollups(database: Database, site: uuid.UUID) -> None:
+    """A range over whole and partial months gives the same top lists as the days summed."""
+    from lawful.monitoring.models import MonthlyRollup
+
+    days = [date(2026, 2, 26) + timedelta(days=n) for n in range(0, 80, 3)]  # late Feb to mid May
+    history = {
+        d: traffic(d, visitors=3 + n % 4, base=1000 * n, extra_path=f"/p{n % 5}") for n, d in enumerate(days)
+    }
+    for hits in history.values():
+        store(database, site, hits)
+    roll_up(database, now=NOW)
+    with database.unit_of_work("monitoring", TESTS) as session:
+        months = set(session.scalars(select(MonthlyRollup.month).where(MonthlyRollup.dimension == "total")))
+        march_views = session.scalar(
+            select(MonthlyRollup.pageviews).where(
+                MonthlyRollup.month == date(2026, 3, 1), MonthlyRollup.dimension == "total"
+            )
+        )
+    assert months == {date(2026, 2, 1), date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1)}
+    assert march_views == sum(expected(history, d).pageviews for d in history if d.month == 3)
+    start, end = date(2026, 2, 27), date(2026, 5, 10)  # part of February, March, April, part of May
+    inside = [d for d in history if start <= d <= end]
+    rows = breakdown(v for d in inside for v in sessionize(history[d], TIMEOUT))
+    for s in query(database, site, start, end):
+        assert s.totals() == expected(history, *inside)
+        for dimension in stats.TOP_DIMENSIONS:
+            merged: dict[str, Figures] = {}
+            for (_, dim, value), f in rows.items():
+                if dim == dimension:
+                    merged[value] = merged.get(value, Figures()) + f
+            assert {i.value: i.figures for i in s.top(dimension, 100)} == merged, dimension
+
+
+def test_todays_figures_follow_every_new_event(database: Database, site: uuid.UUID) -> None:
+    def today() -> Figures:
+        for s in query(database, site, TODAY, TODAY):
+            return s.totals()
+        raise AssertionError("no query")
+
+    store(database, site, traffic(TODAY, visitors=3))
+    first = today()
+    assert today() == first  # unchanged data: the same figures
+    store(database, site, traffic(TODAY, visitors=1, base=500))
+    later = today()
+    assert later.visits == first.visits + 1
+    assert later.pageviews == first.pageviews + 2  # the new visitor (index 0) sees / and /pricing

@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Date, delete, func, insert, literal, select
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
-from lawful.monitoring.models import PageEvent, Rollup, Site
+from lawful.monitoring.models import MonthlyRollup, PageEvent, Rollup, Site
 from lawful.monitoring.sessions import (
     DAY_MS,
     DEFAULT_TIMEOUT_MS,
@@ -158,7 +158,39 @@ def roll_up_day(
             for (d, dimension, value), f in rows.items()
         ],
     )
+    rebuild_month(session, site_id, day)
     return total
+
+
+def month_bounds(day: date) -> tuple[date, date]:
+    """The first and the last day of the month of ``day``."""
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+METRICS = ("visitors", "visits", "pageviews", "events", "bounces", "duration_ms")
+
+
+def rebuild_month(session: Session, site_id: uuid.UUID, day: date) -> None:
+    """(Re)write the monthly rollups of the month of ``day`` from its daily rollups, in SQL."""
+    first, last = month_bounds(day)
+    session.execute(
+        delete(MonthlyRollup).where(MonthlyRollup.site_id == site_id, MonthlyRollup.month == first)
+    )
+    sums = select(
+        Rollup.site_id,
+        literal(first, Date).label("month"),
+        Rollup.dimension,
+        Rollup.value,
+        *(func.sum(getattr(Rollup, m)).label(m) for m in METRICS),
+    ).where(Rollup.site_id == site_id, Rollup.day >= first, Rollup.day <= last)
+    session.execute(
+        insert(MonthlyRollup).from_select(
+            ["site_id", "month", "dimension", "value", *METRICS],
+            sums.group_by(Rollup.site_id, Rollup.dimension, Rollup.value),
+        )
+    )
 
 
 def last_complete_day(now_ms: int, timeout_ms: int) -> date:

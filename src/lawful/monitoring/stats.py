@@ -19,12 +19,12 @@ from functools import cached_property
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import delete, distinct, func, select, tuple_
+from sqlalchemy import and_, delete, distinct, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from lawful.errors import Conflict, Invalid, NotFound
-from lawful.monitoring.models import IngestCount, PageEvent, Rollup, Site
-from lawful.monitoring.rollups import days_with_events, visits_starting
+from lawful.monitoring.models import IngestCount, MonthlyRollup, PageEvent, Rollup, Site
+from lawful.monitoring.rollups import METRICS, days_with_events, month_bounds, visits_starting
 from lawful.monitoring.sessions import (
     DAY_MS,
     DEFAULT_TIMEOUT_MS,
@@ -46,7 +46,11 @@ MAX_YEARS = 3
 EARLIEST = date(1970, 1, 1)
 LATEST = date(9000, 12, 31)
 TOP = 10
-IN_CHUNK = 500
+
+# The visits of live days, per (database, site, day, day complete?, timeout): valid while the
+# (count, highest id) of the events from that day on is unchanged. Oldest entries go first.
+LIVE_CACHE = 64
+_LIVE: dict[tuple[str, uuid.UUID, date, bool, int], tuple[tuple[int, int | None], dict[Key, Figures]]] = {}
 
 # What a top list is ranked by (then by value): page views of a page, events of an event name,
 # visits of everything else.
@@ -210,8 +214,30 @@ class Stats:
         for day in self.live_days:
             start = day_start_ms(day)
             end = min(start + DAY_MS, to_ms(self.now) + 1)
+            # Splitting a busy day into visits takes a while; its result is kept until an event
+            # of that day (or after it) arrives, which the count and the highest id tell.
+            count, highest = self.session.execute(
+                select(func.count(), func.max(PageEvent.id)).where(
+                    PageEvent.site_id == self.site_id, PageEvent.ts >= start - self.timeout_ms
+                )
+            ).one()
+            key = (
+                str(self.session.get_bind().engine.url),
+                self.site_id,
+                day,
+                end >= start + DAY_MS,
+                self.timeout_ms,
+            )
+            cached = _LIVE.get(key)
+            if cached is not None and cached[0] == (count, highest):
+                rows.update(cached[1])
+                continue
             visits = visits_starting(self.session, self.site_id, start, end, timeout_ms=self.timeout_ms)
-            rows.update(breakdown(visits))
+            day_rows = breakdown(visits)
+            _LIVE[key] = ((count, highest), day_rows)
+            while len(_LIVE) > LIVE_CACHE:
+                _LIVE.pop(next(iter(_LIVE)))
+            rows.update(day_rows)
         return rows
 
     @property
@@ -259,37 +285,66 @@ class Stats:
                 per_day[day] = per_day.get(day, Figures()) + f
         return [Day(day, per_day.get(day, Figures())) for day in self.range]
 
+    def _past_rows(self, dimension: str) -> Any:
+        """The rollup rows of ``dimension`` covering the past days of the range: whole months
+        from the monthly rollups, the days of partly covered months from the daily ones."""
+        assert self.past is not None
+        months: list[date] = []
+        edges: list[tuple[date, date]] = []
+        first = self.past.start.replace(day=1)
+        while first <= self.past.end:
+            first, last = month_bounds(first)
+            if first >= self.past.start and last <= self.past.end:
+                months.append(first)
+            else:
+                edges.append((max(first, self.past.start), min(last, self.past.end)))
+            first = last + timedelta(days=1)
+        parts: list[Any] = []
+        if months:
+            parts.append(
+                select(MonthlyRollup.value, *(getattr(MonthlyRollup, m) for m in METRICS)).where(
+                    MonthlyRollup.site_id == self.site_id,
+                    MonthlyRollup.dimension == dimension,
+                    MonthlyRollup.month.in_(months),
+                )
+            )
+        if edges:
+            parts.append(
+                select(Rollup.value, *(getattr(Rollup, m) for m in METRICS)).where(
+                    Rollup.site_id == self.site_id,
+                    Rollup.dimension == dimension,
+                    or_(*(and_(Rollup.day >= a, Rollup.day <= b) for a, b in edges)),
+                )
+            )
+        if len(parts) == 1:
+            return parts[0].subquery()
+        combined: Any = union_all(*parts)
+        return combined.subquery()
+
     def top(self, dimension: str, limit: int = TOP) -> list[Item]:
         """The top ``limit`` values of a dimension over the range, rollups and live days merged.
 
-        Exact: a value in the merged top list is either among the rolled-up top ``limit`` plus
-        the number of live values, or is a live value, whose rolled-up sums are read by name.
+        Past days are read from the monthly rollups for whole months and the daily rollups for
+        the rest, summed per value in SQL. Exact: when live days add values, every past value
+        is read (one row per value), so that no value can be missed by the merge.
         """
         live = {value: f for (_, dim, value), f in self.live.items() if dim == dimension}
         merged: dict[str, Figures] = {}
         if self.past is not None:
-            metric = getattr(Rollup, RANKED_BY.get(dimension, "visits"))
-            wanted = limit + len(live)
+            past = self._past_rows(dimension)
+            value = past.c.value
             stmt = (
-                select(Rollup.value, *_SUMS)
-                .where(*self._rolled(Rollup.dimension == dimension))
-                .group_by(Rollup.value)
-                .order_by(func.sum(metric).desc(), self._by_value)
-                .limit(wanted)
+                select(value, *(func.sum(past.c[m]) for m in METRICS))
+                .group_by(value)
+                .order_by(
+                    func.sum(past.c[RANKED_BY.get(dimension, "visits")]).desc(),
+                    value.collate("C") if self.session.get_bind().dialect.name == "postgresql" else value,
+                )
             )
+            if not live:
+                stmt = stmt.limit(limit)
             for row in self.session.execute(stmt):
                 merged[row[0]] = _figures(row[1:])
-            rest = sorted(v for v in live if v not in merged) if len(merged) == wanted else []
-            for i in range(0, len(rest), IN_CHUNK):
-                stmt = (
-                    select(Rollup.value, *_SUMS)
-                    .where(
-                        *self._rolled(Rollup.dimension == dimension, Rollup.value.in_(rest[i : i + IN_CHUNK]))
-                    )
-                    .group_by(Rollup.value)
-                )
-                for row in self.session.execute(stmt):
-                    merged[row[0]] = _figures(row[1:])
         # live values of several days: add them up
         for (_, dim, value), f in self.live.items():
             if dim == dimension:
@@ -435,7 +490,7 @@ def register_site(session: Session, *, domain: str, name: str) -> Site:
 def remove_site(session: Session, site_id: uuid.UUID) -> None:
     """Remove a site with its raw events, rollups and ingestion counts."""
     site = get_site(session, site_id)
-    for model in (PageEvent, Rollup, IngestCount):
+    for model in (PageEvent, Rollup, MonthlyRollup, IngestCount):
         session.execute(
             delete(model).where(model.site_id == site_id).execution_options(synchronize_session=False)
         )
