@@ -1,10 +1,11 @@
 """Write-behind with group commit: many requests, one transaction, and no answer before the commit.
 
 Each request hands its rows to :meth:`WriteBehind.submit` and waits. The first waiter starts a
-flusher that gathers what arrives during the next few milliseconds (or until ``max_batch`` rows
-are waiting), writes it all in one transaction in a worker thread, and then wakes every waiter
-whose rows it committed. A request is answered 2xx only after its rows are committed, so a
-crash loses nothing that was acknowledged; a failed write fails every request of that batch.
+flusher that takes what has arrived (after ``max_delay`` seconds, by default none: while one
+transaction is being written the next batch gathers by itself), writes it all in one
+transaction in a worker thread, and then wakes every waiter whose rows it committed. A request
+is answered 2xx only after its rows are committed, so a crash loses nothing that was
+acknowledged; a failed write fails every request of that batch.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class _Batch:
 class WriteBehind:
     """Group commit of rows from concurrent requests in one event loop."""
 
-    def __init__(self, write: WriteFn, *, max_delay: float = 0.002, max_batch: int = 2000) -> None:
+    def __init__(self, write: WriteFn, *, max_delay: float = 0.0, max_batch: int = 2000) -> None:
         self.write = write
         self.max_delay = max_delay
         self.max_batch = max_batch
