@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -450,24 +452,32 @@ def _usage_service(session: Session, name_or_id: str) -> UsageService:
     return found
 
 
+@contextmanager
+def _usage_unit(policy: Path | None) -> Iterator[Session]:
+    """A unit of work under ``monitoring`` for the usage-service commands; errors exit with a message."""
+    from lawful.data.purpose import Actor
+
+    _, db = _staff_database(policy)
+    try:
+        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
+            yield session
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+
+
 @usage_app.command("create")
 def usage_service_create(
     name: Annotated[str, typer.Argument(help="the service's name, e.g. 'Invoicing app'")],
     policy: PolicyOption = None,
 ) -> None:
     """Register a service and print its key, once: only a hash of it is stored."""
-    from lawful.data.purpose import Actor
     from lawful.monitoring import usage
 
-    _, db = _staff_database(policy)
-    try:
-        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
-            service, key = usage.create_service(session, name=name)
-            prefix = service.key_prefix
-    except LawfulError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        db.dispose()
+    with _usage_unit(policy) as session:
+        service, key = usage.create_service(session, name=name)
+        prefix = service.key_prefix
     console.print(f"registered {name!r} ({prefix}…); its key is shown this once:", highlight=False)
     typer.echo(key)
 
@@ -478,19 +488,12 @@ def usage_service_rotate(
     policy: PolicyOption = None,
 ) -> None:
     """Give a service a new key and print it, once; the old key stops working at once."""
-    from lawful.data.purpose import Actor
     from lawful.monitoring import usage
 
-    _, db = _staff_database(policy)
-    try:
-        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
-            found = _usage_service(session, service)
-            rotated, key = usage.rotate_key(session, found.id)
-            name = rotated.name
-    except LawfulError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        db.dispose()
+    with _usage_unit(policy) as session:
+        found = _usage_service(session, service)
+        rotated, key = usage.rotate_key(session, found.id)
+        name = rotated.name
     console.print(f"new key for {name!r}; it is shown this once:", highlight=False)
     typer.echo(key)
 
@@ -501,19 +504,12 @@ def usage_service_revoke(
     policy: PolicyOption = None,
 ) -> None:
     """Revoke a service's key for good; the usage it reported stays counted."""
-    from lawful.data.purpose import Actor
     from lawful.monitoring import usage
 
-    _, db = _staff_database(policy)
-    try:
-        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
-            found = _usage_service(session, service)
-            usage.revoke_service(session, found.id)
-            name = found.name
-    except LawfulError as exc:
-        raise _fail(exc.message) from None
-    finally:
-        db.dispose()
+    with _usage_unit(policy) as session:
+        found = _usage_service(session, service)
+        usage.revoke_service(session, found.id)
+        name = found.name
     typer.echo(f"revoked {name!r}")
 
 
@@ -522,24 +518,19 @@ def usage_service_list(policy: PolicyOption = None) -> None:
     """List the services: name, id, the start of the key, registered, last used, status."""
     from rich.table import Table
 
-    from lawful.data.purpose import Actor
     from lawful.monitoring import usage
 
-    _, db = _staff_database(policy)
     table = Table("name", "id", "key starts with", "registered", "last used", "status")
-    try:
-        with db.unit_of_work("monitoring", Actor.system("cli")) as session:
-            for service in usage.list_services(session):
-                table.add_row(
-                    service.name,
-                    str(service.id),
-                    service.key_prefix,
-                    service.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                    service.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if service.last_used_at else "never",
-                    f"revoked {service.revoked_at:%Y-%m-%d}" if service.revoked_at else "active",
-                )
-    finally:
-        db.dispose()
+    with _usage_unit(policy) as session:
+        for service in usage.list_services(session):
+            table.add_row(
+                service.name,
+                str(service.id),
+                service.key_prefix,
+                service.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                service.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if service.last_used_at else "never",
+                f"revoked {service.revoked_at:%Y-%m-%d}" if service.revoked_at else "active",
+            )
     Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
