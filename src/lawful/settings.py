@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
@@ -44,6 +45,25 @@ class Settings(BaseSettings):
         ge=0,
         description="run rollups, raw-event retention and salt destruction this often (0: off)",
     )
+
+    # Billing (the seller's name and VAT number come from the policy's [organisation])
+    seller_street: str = Field(default="Keizersgracht 1", description="the seller's address on invoices")
+    seller_postal_code: str = "1015 AA"
+    seller_city: str = "Amsterdam"
+    seller_country: str = Field(default="NL", min_length=2, max_length=2)
+    seller_email: str = Field(default="billing@example.com", description="on invoices, for questions")
+    invoice_iban: str | None = Field(default="NL91ABNA0417164300", description="payments go here")
+    invoice_bic: str | None = "ABNANL2A"
+    vat_rate: Decimal = Field(default=Decimal("21"), ge=0, le=100, description="Dutch standard rate, percent")
+    payment_terms_days: int = Field(default=14, ge=0, le=120)
+    billing_grace_days: int = Field(
+        default=3, ge=0, le=30, description="days after a month in which late usage still updates drafts"
+    )
+    billing_auto_finalise: bool = Field(
+        default=True, description="the daily job finalises a month's drafts when its grace period is over"
+    )
+    billing_hour: int = Field(default=2, ge=0, le=23, description="UTC hour of the daily billing job")
+    vies: bool = Field(default=False, description="check EU VAT numbers with VIES as well as their format")
 
     # Mail: SMTP when smtp_host is set, else the local outbox only (shown in the console)
     smtp_host: str | None = None

@@ -27,6 +27,7 @@ from sqlalchemy import Column, Table
 CATEGORY = "category"
 NOT_PERSONAL = "not_personal"
 SUBJECT = "subject"
+HOLD = "hold"
 
 
 def personal(category: str, *, identifies: bool = False) -> dict[str, Any]:
@@ -65,6 +66,31 @@ def subject(
     monitoring rows, whose keys must not outlive the rows themselves in a log kept far longer.
     """
     return {SUBJECT: SubjectSpec(kind, key, when, logged)}
+
+
+@dataclass(frozen=True, slots=True)
+class HoldSpec:
+    """A legal hold on the rows of a table: kept under ``purpose`` for as long as the policy's
+    retention of the table's categories under that purpose says, counted from ``date``.
+
+    A row whose ``date`` is still empty (a draft invoice) is not held.
+    """
+
+    purpose: str
+    date: str
+    why: str
+
+
+def held(purpose: str, *, date: str, why: str) -> dict[str, Any]:
+    """Table-level annotation: a law obliges keeping these rows; erasure leaves them."""
+    if not why.strip():
+        raise ValueError("held() needs the reason the law gives")
+    return {HOLD: HoldSpec(purpose, date, why)}
+
+
+def table_hold(table: Table) -> HoldSpec | None:
+    value = table.info.get(HOLD)
+    return value if isinstance(value, HoldSpec) else None
 
 
 def column_category(column: Column[Any]) -> str | None:

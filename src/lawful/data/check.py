@@ -10,7 +10,14 @@ import re
 
 from sqlalchemy import MetaData
 
-from lawful.data.annotations import CATEGORY, NOT_PERSONAL, column_category, table_subject
+from lawful.data.annotations import (
+    CATEGORY,
+    NOT_PERSONAL,
+    column_category,
+    personal_columns,
+    table_hold,
+    table_subject,
+)
 from lawful.errors import PolicyError
 from lawful.policy.loader import taxonomy
 from lawful.policy.model import Policy
@@ -55,6 +62,22 @@ def check_metadata(metadata: MetaData, policy: Policy) -> list[str]:
                 problems.append(f"{table.name}: subject key {spec.key!r} is not a column")
             if spec.when is not None and spec.when[0] not in table.c:
                 problems.append(f"{table.name}: subject condition column {spec.when[0]!r} is not a column")
+        hold = table_hold(table)
+        if hold is not None:
+            if hold.date not in table.c:
+                problems.append(f"{table.name}: legal-hold date column {hold.date!r} is not a column")
+            purpose = next((p for p in policy.purposes if p.key == hold.purpose), None)
+            if purpose is None:
+                problems.append(f"{table.name}: legal hold under unknown purpose {hold.purpose!r}")
+            else:
+                for column in personal_columns(table):
+                    category = column_category(column)
+                    assert category is not None
+                    if not purpose.covers(category):
+                        problems.append(
+                            f"{table.name}.{column.name}: held under {hold.purpose!r}, "
+                            f"which does not declare {category!r}"
+                        )
     return problems
 
 

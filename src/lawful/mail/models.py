@@ -39,6 +39,7 @@ class OutboundMail(IdMixin, Base):
         Enum(MailStatus, native_enum=False, length=10, values_callable=lambda e: [m.value for m in e]),
         default=MailStatus.pending,
     )
+    attachment: Mapped[str | None] = mapped_column(String(80))  # e.g. "invoice:<id>", resolved when sent
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

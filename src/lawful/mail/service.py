@@ -10,6 +10,8 @@ from __future__ import annotations
 import smtplib
 import ssl
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Protocol
@@ -25,6 +27,19 @@ from lawful.settings import Settings
 
 MAX_ATTEMPTS = 5
 DELIVERY = Actor.system("mail-delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    maintype: str
+    subtype: str
+    content: bytes
+
+
+# Resolves an outbox message's attachment reference ("invoice:<id>") to the file, in the
+# delivering session; None when the reference is not its kind.
+AttachmentSource = Callable[[Session, str], Attachment | None]
 
 
 class Mailer(Protocol):
@@ -89,17 +104,45 @@ def queue(
     return mail
 
 
-def compose(mail: OutboundMail, sender: str) -> EmailMessage:
+def compose(mail: OutboundMail, sender: str, attachment: Attachment | None = None) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = mail.to_address
     message["Subject"] = mail.subject_line
     message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].strip("> ") or "lawful.local")
     message.set_content(mail.body)
+    if attachment is not None:
+        message.add_attachment(
+            attachment.content,
+            maintype=attachment.maintype,
+            subtype=attachment.subtype,
+            filename=attachment.filename,
+        )
     return message
 
 
-def deliver_pending(db: Database, mailer: Mailer, *, sender: str, limit: int = 100) -> int:
+def _attachment(
+    session: Session, mail: OutboundMail, sources: Sequence[AttachmentSource]
+) -> Attachment | None:
+    if not mail.attachment:
+        return None
+    for source in sources:
+        found = source(session, mail.attachment)
+        if found is not None:
+            return found
+    raise LookupError(
+        f"nothing provides the attachment {mail.attachment!r}; the message is not sent without it"
+    )
+
+
+def deliver_pending(
+    db: Database,
+    mailer: Mailer,
+    *,
+    sender: str,
+    limit: int = 100,
+    attachments: Sequence[AttachmentSource] = (),
+) -> int:
     """Send up to ``limit`` pending messages; return how many were sent."""
     sent = 0
     with db.unit_of_work("contract", DELIVERY) as session:
@@ -114,7 +157,7 @@ def deliver_pending(db: Database, mailer: Mailer, *, sender: str, limit: int = 1
         for mail in pending:
             mail.attempts += 1
             try:
-                mailer.send(compose(mail, sender))
+                mailer.send(compose(mail, sender, _attachment(session, mail, attachments)))
             except Exception as exc:
                 mail.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 if mail.attempts >= MAX_ATTEMPTS:

@@ -12,6 +12,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from lawful import __version__
+from lawful.billing import service as billing_service
+from lawful.billing.invoices import invoice_attachments
 from lawful.data.check import assert_metadata
 from lawful.data.db import Database
 from lawful.mail.service import mailer_for
@@ -52,7 +54,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with jobs.scheduled(database, settings.maintenance_minutes):
+        async with (
+            jobs.scheduled(database, settings.maintenance_minutes),
+            billing_service.scheduled(database, settings),
+        ):
             yield
         with database.unit_of_work("monitoring", INGEST, record=False) as session:
             app.state.tracker.tally.flush(session)
@@ -70,6 +75,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.auth = AuthConfig.from_settings(settings)
     app.state.mailer = mailer_for(settings)
+    app.state.attachments = [invoice_attachments(policy, settings)]
     install_error_handlers(app)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
     # Outermost: the tracker endpoint answers before any other layer (no cookie, no session).

@@ -21,7 +21,7 @@ def deliver_after_response(request: Request, tasks: BackgroundTasks) -> None:
 
     def deliver() -> None:
         try:
-            deliver_pending(db, mailer, sender=sender)
+            deliver_pending(db, mailer, sender=sender, attachments=request.app.state.attachments)
         except Exception:
             log.exception("delivering the outbox failed; it is retried on the next delivery")
 
