@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint typecheck pytest browser-deps bench clean
+.PHONY: run test lint typecheck pytest browser-deps pdf-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +19,11 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.run-installed
 
 ## run: install, migrate the embedded SQLite database, load demo data, serve on http://127.0.0.1:8000
-run: $(VENV)/.run-installed
+run: $(VENV)/.run-installed pdf-deps
 	$(BIN)/lawful demo
 
 ## test: install with the dev extras, then ruff, mypy and pytest (SQLite and PostgreSQL)
-test: $(VENV)/.dev-installed browser-deps lint typecheck pytest
+test: $(VENV)/.dev-installed browser-deps pdf-deps lint typecheck pytest
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check src tests bench
@@ -32,7 +32,7 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev-installed browser-deps
+pytest: $(VENV)/.dev-installed browser-deps pdf-deps
 	$(BIN)/pytest
 
 ## browser-deps: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
@@ -48,6 +48,20 @@ browser-deps:
 	else \
 		echo "$(CHROMIUM) is missing and cannot be installed here (needs root and apt-get):" \
 			"the browser tests will skip (and fail under CI=true)"; \
+	fi
+
+## pdf-deps: the Pango and HarfBuzz libraries WeasyPrint renders invoices with (Debian packages;
+## installed only as root with apt-get, otherwise named).
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+pdf-deps:
+	@if ldconfig -p | grep -q 'libpango-1.0.so' && ldconfig -p | grep -q 'libharfbuzz-subset.so'; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing $(PDF_LIBS) for invoice PDFs"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PDF_LIBS) >/dev/null; } \
+			|| { echo "installing $(PDF_LIBS) failed: invoice PDFs cannot be rendered"; exit 1; }; \
+	else \
+		echo "invoice PDFs need $(PDF_LIBS) (or your system's Pango and HarfBuzz)"; \
 	fi
 
 ## bench: the benchmarks of bench/ (each prints a table)

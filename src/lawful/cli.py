@@ -6,7 +6,7 @@ import enum
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -532,6 +532,184 @@ def usage_service_list(policy: PolicyOption = None) -> None:
                 f"revoked {service.revoked_at:%Y-%m-%d}" if service.revoked_at else "active",
             )
     Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+# --- billing ----------------------------------------------------------------------------------
+
+bill_app = typer.Typer(
+    help="Billing: draft a month's invoices, finalise them, run the daily job, export documents.",
+    no_args_is_help=True,
+)
+app.add_typer(bill_app, name="bill")
+PeriodOption = Annotated[str, typer.Option("--period", help="the usage month, YYYY-MM")]
+TodayOption = Annotated[
+    datetime | None, typer.Option("--today", help="act as if it were this day (UTC), e.g. 2026-12-03")
+]
+
+
+def _month(value: str) -> date:
+    from lawful.monitoring.usage_repository import parse_month
+
+    try:
+        return parse_month(value)
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+
+
+def _bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _day(today: datetime | None) -> date:
+    return today.date() if today is not None else datetime.now(UTC).date()
+
+
+@bill_app.command("run")
+def bill_run(
+    period: PeriodOption,
+    finalise: Annotated[
+        bool, typer.Option("--finalise", help="finalise the drafts afterwards (the month must be over)")
+    ] = False,
+    today: TodayOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Make or update the draft invoices of every active subscription for one month."""
+    from lawful.billing import service
+    from lawful.data.purpose import Actor
+
+    month = _month(period)
+    settings, db = _staff_database(policy)
+    actor = Actor.system("cli")
+    try:
+        with _bar() as bar:
+            task = bar.add_task(f"rating and drafting {period}", total=None)
+            summary = service.run(
+                db,
+                month,
+                settings=settings,
+                actor=actor,
+                progress=lambda d, t: bar.update(task, completed=d, total=t),
+            )
+            lines = summary.lines()
+            if finalise:
+                step = bar.add_task(f"finalising {period}", total=None)
+                done = service.finalise_drafts(
+                    db,
+                    today=_day(today),
+                    settings=settings,
+                    period=month,
+                    actor=actor,
+                    progress=lambda d, t: bar.update(step, completed=d, total=t),
+                )
+                lines.append(
+                    f"finalised: {len(done.numbers)}"
+                    + (f" ({done.numbers[0]} to {done.numbers[-1]})" if done.numbers else "")
+                )
+                lines += [f"not finalised: {f}" for f in done.failed]
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    for line in lines:
+        typer.echo(line)
+    if finalise and done.failed:
+        raise typer.Exit(1)
+
+
+@bill_app.command("finalise")
+def bill_finalise(
+    period: Annotated[str | None, typer.Option("--period", help="only this month's drafts, YYYY-MM")] = None,
+    today: TodayOption = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Finalise drafts: each gets the next number of its series and is e-mailed to the customer."""
+    from lawful.billing import service
+    from lawful.data.purpose import Actor
+
+    month = _month(period) if period else None
+    settings, db = _staff_database(policy)
+    try:
+        with _bar() as bar:
+            step = bar.add_task("finalising", total=None)
+            done = service.finalise_drafts(
+                db,
+                today=_day(today),
+                settings=settings,
+                period=month,
+                actor=Actor.system("cli"),
+                progress=lambda d, t: bar.update(step, completed=d, total=t),
+            )
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    typer.echo(
+        f"finalised: {len(done.numbers)}"
+        + (f" ({done.numbers[0]} to {done.numbers[-1]})" if done.numbers else "")
+    )
+    for failure in done.failed:
+        typer.echo(f"not finalised: {failure}")
+    if done.failed:
+        raise typer.Exit(1)
+
+
+@bill_app.command("daily")
+def bill_daily(today: TodayOption = None, policy: PolicyOption = None) -> None:
+    """The job the server runs every day: draft last month, finalise it once the grace period is over."""
+    from lawful.billing import service
+
+    settings, db = _staff_database(policy)
+    try:
+        report = service.daily(db, settings=settings, today=_day(today))
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    for line in report.lines():
+        typer.echo(line)
+
+
+class DocumentFormat(enum.StrEnum):
+    pdf = "pdf"
+    ubl = "ubl"
+
+
+@bill_app.command("export")
+def bill_export(
+    number: Annotated[str, typer.Argument(help="the invoice or credit note number, e.g. 2026-000123")],
+    output: Annotated[Path, typer.Option("--out", "-o", help="the file to write", dir_okay=False)],
+    format: Annotated[
+        DocumentFormat, typer.Option("--format", help="pdf (Factur-X) or ubl (XML)")
+    ] = DocumentFormat.pdf,
+    policy: PolicyOption = None,
+) -> None:
+    """Write a finalised invoice's document, as stored when it was first rendered."""
+    from sqlalchemy import select
+
+    from lawful.billing.invoices import documents
+    from lawful.billing.models import Invoice
+    from lawful.data.purpose import Actor
+
+    settings, db = _staff_database(policy)
+    try:
+        with db.unit_of_work("legal_obligation", Actor.system("cli")) as session:
+            invoice = session.scalar(select(Invoice).where(Invoice.number == number))
+            if invoice is None:
+                raise _fail(f"no finalised invoice has number {number!r}")
+            stored = documents(session, invoice, policy=db.policy, settings=settings)
+            content = stored.pdf if format is DocumentFormat.pdf else stored.ubl
+    except LawfulError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        db.dispose()
+    output.write_bytes(content)
+    typer.echo(f"{output}: {len(content):,} bytes")
 
 
 def main() -> None:  # pragma: no cover - console entry
