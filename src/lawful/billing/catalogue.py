@@ -276,6 +276,10 @@ def subscribe(
 
 def cancel(session: Session, customer_id: uuid.UUID, *, on: date) -> Subscription:
     """End the customer's subscription on ``on`` (the last day billed is the day before)."""
+    if current_subscription(session, customer_id, on) is not None and (
+        current_subscription(session, customer_id, on - timedelta(days=1)) is None
+    ):
+        raise Invalid("a subscription ends after the day it starts", detail={"field": "on"})
     current = current_subscription(session, customer_id, on - timedelta(days=1))
     if current is None or (current.ends_on is not None and current.ends_on <= on):
         raise NotFound("the customer has no subscription running on that day")

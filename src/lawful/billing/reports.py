@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import String, case, cast, func, select
+from sqlalchemy import String, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from lawful.billing.models import BillingRun, Invoice, InvoiceStatus, InvoiceType
+from lawful.billing.models import BillingRun, Invoice, InvoiceStatus, InvoiceType, Plan, Subscription
 from lawful.billing.rating import from_cents
 from lawful.billing.run import Draft, month_start, next_month, period_key, rate_period
 from lawful.errors import Invalid
@@ -45,7 +45,7 @@ def list_invoices(
     if period is not None:
         statement = statement.where(Invoice.period == month_start(period))
     statement = statement.order_by(
-        Invoice.period.desc(), Invoice.number.desc(), Invoice.created_at.desc(), Invoice.id
+        Invoice.period.desc(), Invoice.number.desc().nulls_first(), Invoice.created_at.desc(), Invoice.id
     )
     return list(session.scalars(statement.limit(limit).offset(offset)))
 
@@ -107,3 +107,55 @@ def estimate(session: Session, customer_id: uuid.UUID, today: date, *, vat_rate:
     """What the invoice for this month would be if the month ended today (None: no subscription)."""
     rating = rate_period(session, month_start(today), vat_rate=vat_rate, customers=[customer_id])
     return rating.drafts.get(customer_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDrafts:
+    """The drafts of one period that wait to be finalised."""
+
+    period: date
+    count: int
+    net: Decimal
+    total: Decimal
+
+
+def open_drafts(session: Session) -> list[OpenDrafts]:
+    """Count and amounts of the drafts per period, newest period first."""
+    rows = session.execute(
+        select(Invoice.period, func.count(), func.sum(Invoice.net_cents), func.sum(Invoice.total_cents))
+        .where(Invoice.status == InvoiceStatus.draft)
+        .group_by(Invoice.period)
+        .order_by(Invoice.period.desc())
+    )
+    return [
+        OpenDrafts(period, int(count), from_cents(int(net or 0)), from_cents(int(total or 0)))
+        for period, count, net, total in rows.tuples()
+    ]
+
+
+def credit_notes_of(session: Session, invoice_id: uuid.UUID) -> list[Invoice]:
+    """The credit notes that correct one invoice, oldest first."""
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(Invoice.corrects_id == invoice_id, Invoice.type == InvoiceType.credit_note)
+            .order_by(Invoice.created_at, Invoice.id)
+        )
+    )
+
+
+def current_plans(session: Session, customer_ids: list[uuid.UUID], on: date) -> dict[uuid.UUID, Plan]:
+    """The plan each of ``customer_ids`` is subscribed to on ``on`` (customers without one are left out)."""
+    if not customer_ids:
+        return {}
+    rows = session.execute(
+        select(Subscription.customer_id, Plan)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.customer_id.in_(customer_ids),
+            Subscription.starts_on <= on,
+            or_(Subscription.ends_on.is_(None), Subscription.ends_on > on),
+        )
+        .order_by(Subscription.starts_on)
+    )
+    return dict(rows.tuples())

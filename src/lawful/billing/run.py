@@ -438,9 +438,7 @@ def rate_period(
                 subscription, plan, ahead, billed.get((subscription.id, following), 0), advance=True
             )
     for draft in drafts.values():
-        draft.lines.sort(
-            key=lambda line: (line.service_start >= following, line.kind is not LineKind.base_fee)
-        )
+        draft.lines.sort(key=lambda line: line.service_start >= following)  # stable: advance fees last
     return Rating(period, drafts, len(subscriptions))
 
 
