@@ -24,6 +24,7 @@ from lawful.billing.models import Invoice, InvoiceDocumentFile, InvoiceLine, Inv
 from lawful.billing.rating import cents, from_cents
 from lawful.billing.ubl import to_ubl
 from lawful.billing.validation import validate_ubl
+from lawful.customers.models import Customer
 from lawful.data.db import Database
 from lawful.data.migrate import upgrade
 from lawful.data.purpose import Actor
@@ -435,3 +436,30 @@ def test_sqlite_and_postgresql_make_identical_invoices(
     finally:
         _empty(postgres)
         postgres.dispose()
+
+
+def test_a_finalised_invoice_keeps_the_buyer_as_it_was_and_a_draft_follows_changes(
+    database: Database,
+) -> None:
+    drafts(database, 2)
+    first, second = draft_ids(database)
+    finalise_one(database, first)
+    with database.unit_of_work("contract", SYSTEM) as session:
+        invoice = session.get(Invoice, first)
+        draft = session.get(Invoice, second)
+        assert invoice is not None and draft is not None
+        for customer_id in (invoice.customer_id, draft.customer_id):
+            customer = session.get(Customer, customer_id)
+            assert customer is not None
+            customer.legal_name, customer.street, customer.city = "Renamed B.V.", "Nieuwe Weg 2", "Delft"
+    service.run(database, OCT, settings=SETTINGS)
+    with database.unit_of_work("legal_obligation", SYSTEM) as session:
+        invoice = session.get(Invoice, first)
+        draft = session.get(Invoice, second)
+        assert invoice is not None and draft is not None
+        assert (invoice.buyer_name, invoice.buyer_street, invoice.buyer_city) == (
+            "Klant 000 B.V.",
+            "Kerkstraat 1",
+            "Amsterdam",
+        )
+        assert (draft.buyer_name, draft.buyer_city) == ("Renamed B.V.", "Delft")
