@@ -37,7 +37,10 @@ def normalise_vat(value: str | None) -> str | None:
     """A VAT number in its compact form (``"NL004495445B01"``) or None when empty."""
     if value is None or not value.strip():
         return None
-    return str(eu_vat.compact(value))
+    try:
+        return str(eu_vat.compact(value))
+    except ValidationError:  # not an EU number (a Swiss or British one): kept as given
+        return "".join(value.split()).upper()
 
 
 def vat_country(vat_number: str) -> str:
