@@ -100,15 +100,7 @@ def _refresh_buyer(
     customer = session.get(Customer, invoice.customer_id)
     if customer is None:
         raise NotFound("the invoice's customer is gone")
-    buyer = Buyer.of(customer)
-    invoice.buyer_kind = buyer.kind
-    invoice.buyer_name = buyer.name
-    invoice.buyer_street = buyer.street
-    invoice.buyer_postal_code = buyer.postal_code
-    invoice.buyer_city = buyer.city
-    invoice.buyer_country = buyer.country
-    invoice.buyer_vat = buyer.vat
-    invoice.buyer_kvk = buyer.kvk
+    Buyer.of(customer).stamp(invoice)
     decision = decide(customer.country, customer.vat_number, settings.vat_rate, checker)
     invoice.vat_treatment = decision.treatment
     invoice.vat_check = decision.how[:200]

@@ -122,6 +122,17 @@ class Buyer:
     vat: str | None
     kvk: str | None
 
+    def stamp(self, invoice: Invoice) -> None:
+        """Write this buyer onto an invoice (its snapshot of the customer)."""
+        invoice.buyer_kind = self.kind
+        invoice.buyer_name = self.name
+        invoice.buyer_street = self.street
+        invoice.buyer_postal_code = self.postal_code
+        invoice.buyer_city = self.city
+        invoice.buyer_country = self.country
+        invoice.buyer_vat = self.vat
+        invoice.buyer_kvk = self.kvk
+
     @classmethod
     def of(cls, customer: Customer) -> Buyer:
         return cls(
@@ -493,15 +504,7 @@ def _line_rows(invoice_id: uuid.UUID, customer_id: uuid.UUID, draft: Draft) -> l
 
 
 def _apply(invoice: Invoice, draft: Draft, fingerprint: str) -> None:
-    buyer = draft.buyer
-    invoice.buyer_kind = buyer.kind
-    invoice.buyer_name = buyer.name
-    invoice.buyer_street = buyer.street
-    invoice.buyer_postal_code = buyer.postal_code
-    invoice.buyer_city = buyer.city
-    invoice.buyer_country = buyer.country
-    invoice.buyer_vat = buyer.vat
-    invoice.buyer_kvk = buyer.kvk
+    draft.buyer.stamp(invoice)
     invoice.vat_treatment = draft.vat.treatment
     invoice.vat_check = draft.vat.how[:200]
     invoice.currency = draft.currency

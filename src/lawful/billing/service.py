@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from lawful.background import running
 from lawful.billing.invoices import drafts_of, finalise
 from lawful.billing.run import Progress, RunSummary, month_start, next_month, rate_period, write_drafts
 from lawful.billing.vat import FormatOnly, VatChecker, ViesChecker
@@ -138,14 +138,8 @@ async def every_day(db: Database, settings: Settings, *, first_after: float = 90
         await asyncio.sleep(seconds_until(settings.billing_hour, datetime.now(UTC)))
 
 
-@contextlib.asynccontextmanager
-async def scheduled(db: Database, settings: Settings) -> AsyncIterator[asyncio.Task[None] | None]:
+def scheduled(
+    db: Database, settings: Settings
+) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None] | None]:
     """Keep the daily job running for the lifetime of the app (off when maintenance is off)."""
-    task = asyncio.create_task(every_day(db, settings)) if settings.maintenance_minutes > 0 else None
-    try:
-        yield task
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    return running(every_day(db, settings) if settings.maintenance_minutes > 0 else None)

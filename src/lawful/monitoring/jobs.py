@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import update
 
+from lawful.background import running
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
 from lawful.monitoring import rollups
@@ -83,14 +83,8 @@ async def every(db: Database, minutes: float, *, first_after: float = 60.0) -> N
         await asyncio.sleep(minutes * 60)
 
 
-@contextlib.asynccontextmanager
-async def scheduled(db: Database, minutes: float) -> AsyncIterator[asyncio.Task[None] | None]:
+def scheduled(
+    db: Database, minutes: float
+) -> contextlib.AbstractAsyncContextManager[asyncio.Task[None] | None]:
     """Keep the job running in the background for the lifetime of the app (0 minutes: never)."""
-    task = asyncio.create_task(every(db, minutes)) if minutes > 0 else None
-    try:
-        yield task
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    return running(every(db, minutes) if minutes > 0 else None)
