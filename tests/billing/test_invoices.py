@@ -463,3 +463,27 @@ def test_a_finalised_invoice_keeps_the_buyer_as_it_was_and_a_draft_follows_chang
             "Amsterdam",
         )
         assert (draft.buyer_name, draft.buyer_city) == ("Renamed B.V.", "Delft")
+
+
+def test_a_reverse_charge_invoice_from_a_real_run_as_pdf_and_ubl(database: Database) -> None:
+    import io
+
+    drafts(database, 1, country="DE")
+    (invoice_id,) = draft_ids(database)
+    number = finalise_one(database, invoice_id)
+    with database.unit_of_work("legal_obligation", SYSTEM) as session:
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        stored = documents(session, invoice, policy=database.policy, settings=SETTINGS)
+        lines = lines_of(session, invoice_id)
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(stored.pdf)).pages)
+    assert number in text
+    assert "Reverse charge / btw verlegd" in text
+    assert "DE136695976" in text  # the buyer's VAT number, as reverse charge requires
+    assert "NL004495445B01" in text  # the seller's
+    total = from_cents(invoice.total_cents)
+    assert invoice.vat_cents == 0 and f"{total:,.2f}" in text
+    for line in lines:
+        assert f"{from_cents(line.amount_cents):,.2f}" in text
+    validate_ubl(stored.ubl)
+    assert b"VATEX-EU-AE" in stored.ubl and b"DE136695976" in stored.ubl
