@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import pyotp
@@ -64,6 +65,7 @@ CONTRACT = frozenset({SUPPORT, FINANCE, ADMIN, TOKEN})
 ACCOUNTABILITY = frozenset({ADMIN, PRIVACY})
 MONITORING = frozenset({ADMIN, ANALYST})  # totals: aggregates-only roles too
 MONITORING_ROWS = frozenset({ADMIN})  # per-event data
+FEES = frozenset({FINANCE})  # contract and legal_obligation: invoices
 EVERYONE = frozenset({ANON}) | USERS | STAFF
 PRINCIPALS = [ANON, MEMBER_A, ADMIN_A, ADMIN_B, SUPPORT, FINANCE, ADMIN, ANALYST, PRIVACY, TOKEN]
 
@@ -303,6 +305,116 @@ def fresh_usage_service(world: World) -> dict[str, Any]:
         return {"service_id": service.id}
 
 
+# billing: customer A subscribed to a plan since January 2025, with a finalised invoice and a draft
+
+
+BILLING_START = date(2025, 1, 1)
+
+
+def billing(world: World) -> dict[str, uuid.UUID]:
+    """The plans and A's finalised invoice the billing routes are called with, made on first use."""
+    if "a_invoice" in world.ids:
+        return world.ids
+    from lawful.billing import catalogue
+    from lawful.billing import service as billing_service
+    from lawful.billing.models import Invoice
+
+    with world.db.unit_of_work("contract", SYSTEM) as session:
+        catalogue.create_metric(
+            session, code="matrix_calls", name="Matrix calls", event_code="matrix.call", aggregation="count"
+        )
+        plan = catalogue.create_plan(
+            session,
+            code="matrix",
+            name="Matrix plan",
+            base_fee="100.00",
+            charges=[catalogue.ChargeInput("matrix_calls", "standard", {"unit_price": "0.01"})],
+        )
+        toggled = catalogue.create_plan(session, code="matrix-toggled", name="Matrix toggled")
+        catalogue.subscribe(session, world.ids["a"], plan.id, starts_on=BILLING_START)
+        world.ids["plan"], world.ids["toggled_plan"] = plan.id, toggled.id
+    billing_service.run(world.db, BILLING_START, settings=FAST)
+    done = billing_service.finalise_drafts(
+        world.db, today=date(2025, 2, 1), settings=FAST, period=BILLING_START
+    )
+    assert len(done.numbers) == 1, done
+    with world.db.unit_of_work("contract", SYSTEM) as session:
+        world.ids["a_invoice"] = session.scalars(
+            select(Invoice.id).where(Invoice.number == done.numbers[0])
+        ).one()
+    return world.ids
+
+
+def a_plan(world: World) -> dict[str, Any]:
+    return {"plan_id": billing(world)["plan"]}
+
+
+def toggled_plan(world: World) -> dict[str, Any]:
+    return {"plan_id": billing(world)["toggled_plan"]}
+
+
+def a_invoice(world: World) -> dict[str, Any]:
+    return {"invoice_id": billing(world)["a_invoice"]}
+
+
+def a_draft(world: World) -> dict[str, Any]:
+    """A draft invoice of A: the one there is, or the next month's, billed now."""
+    from sqlalchemy import func
+
+    from lawful.billing import service as billing_service
+    from lawful.billing.models import Invoice, InvoiceStatus
+    from lawful.billing.run import next_month
+
+    billing(world)
+    mine = Invoice.customer_id == world.ids["a"]
+    with world.db.unit_of_work("contract", SYSTEM) as session:
+        draft = session.scalar(select(Invoice.id).where(mine, Invoice.status == InvoiceStatus.draft).limit(1))
+        latest = session.scalar(select(func.max(Invoice.period)).where(mine))
+    if draft is None:
+        assert latest is not None
+        billing_service.run(world.db, next_month(latest), settings=FAST)
+        return a_draft(world)
+    return {"invoice_id": draft}
+
+
+def new_plan(world: World) -> dict[str, Any]:
+    billing(world)
+    return {
+        "code": f"matrix-{next(world.counter)}",
+        "name": "Matrix extra",
+        "base_fee": "25.00",
+        "charges": [{"metric_code": "matrix_calls", "model": "standard", "pricing": {"unit_price": "0.02"}}],
+    }
+
+
+def plan_change(world: World) -> dict[str, Any]:
+    """A's move to a plan of its own, from a day later than every earlier move."""
+    from lawful.billing import catalogue
+
+    billing(world)
+    n = next(world.counter)
+    with world.db.unit_of_work("contract", SYSTEM) as session:
+        plan = catalogue.create_plan(session, code=f"matrix-move-{n}", name="Matrix move", base_fee="50.00")
+        return {"plan_id": str(plan.id), "starts_on": (date(2030, 1, 1) + timedelta(days=n)).isoformat()}
+
+
+def fresh_subscriber(world: World) -> dict[str, Any]:
+    """A customer of its own, subscribed since January 2025 (cancelling uses it up)."""
+    from lawful.billing import catalogue
+
+    plan_id = billing(world)["plan"]
+    with world.db.unit_of_work("contract", SYSTEM) as session:
+        customer = customers.create_customer(
+            session,
+            kind=CustomerKind.company,
+            legal_name="Leaving B.V.",
+            billing_email="billing@leaving.example",
+        )
+        session.flush()
+        catalogue.subscribe(session, customer.id, plan_id, starts_on=BILLING_START)
+        return {"customer_id": customer.id}
+
+
 def totp_user_pending(world: World, client: TestClient) -> None:
     api_sign_in(client, email=TOTP_USER)
 
@@ -533,6 +645,63 @@ ROUTES = [
         body=lambda w: {"idempotency_key": "k", "customer_id": str(uuid.uuid4()), "code": "api.call"},
         refused=frozenset({401}),
     ),
+    # billing: the catalogue is read under contract; what is invoiced needs contract and
+    # legal_obligation (finance); a customer's admin sees their own company's billing
+    Route("GET", "/api/v1/billing/metrics", CONTRACT),
+    Route(
+        "POST",
+        "/api/v1/billing/metrics",
+        FEES,
+        body=lambda w: {
+            "code": f"matrix_m{next(w.counter)}",
+            "name": "Matrix metric",
+            "event_code": "matrix.event",
+            "aggregation": "count",
+        },
+        ok=201,
+    ),
+    Route("GET", "/api/v1/billing/plans", CONTRACT),
+    Route("GET", "/api/v1/billing/plans/{plan_id}", CONTRACT, params=a_plan),
+    Route("POST", "/api/v1/billing/plans", FEES, body=new_plan, ok=201),
+    Route("POST", "/api/v1/billing/plans/{plan_id}/archive", FEES, params=toggled_plan),
+    Route("POST", "/api/v1/billing/plans/{plan_id}/activate", FEES, params=toggled_plan),
+    Route("GET", "/api/v1/billing/customers/{customer_id}/subscriptions", CONTRACT, params=a_customer),
+    Route(
+        "POST",
+        "/api/v1/billing/customers/{customer_id}/subscriptions",
+        FEES,
+        params=a_customer,
+        body=plan_change,
+        ok=201,
+    ),
+    Route(
+        "POST",
+        "/api/v1/billing/customers/{customer_id}/subscriptions/cancel",
+        FEES,
+        params=fresh_subscriber,
+        body=lambda w: {"on": "2025-06-01"},
+    ),
+    Route("POST", "/api/v1/billing/runs", FEES, body=lambda w: {"period": "2025-01"}, ok=201),
+    Route("GET", "/api/v1/billing/runs", FEES),
+    Route("POST", "/api/v1/billing/runs/{period}/finalise", FEES, params=lambda w: {"period": "2024-06"}),
+    Route("GET", "/api/v1/billing/invoices", FEES),
+    Route("GET", "/api/v1/billing/invoices/{invoice_id}", FEES, params=a_invoice),
+    Route("POST", "/api/v1/billing/invoices/{invoice_id}/finalise", FEES, params=a_draft),
+    Route(
+        "POST",
+        "/api/v1/billing/invoices/{invoice_id}/credit-notes",
+        FEES,
+        params=a_invoice,
+        body=lambda w: {"reason": "Matrix correction", "amount": "1.00"},
+        ok=201,
+    ),
+    Route("GET", "/api/v1/billing/invoices/{invoice_id}/pdf", FEES, params=a_invoice),
+    Route("GET", "/api/v1/billing/invoices/{invoice_id}/ubl", FEES, params=a_invoice),
+    Route("GET", "/api/v1/billing/revenue", FEES),
+    Route("GET", "/api/v1/portal/billing", frozenset({ADMIN_A, ADMIN_B})),
+    Route("GET", "/api/v1/portal/invoices", frozenset({ADMIN_A, ADMIN_B})),
+    Route("GET", "/api/v1/portal/invoices/{invoice_id}/pdf", frozenset({ADMIN_A}), params=a_invoice),
+    Route("GET", "/api/v1/portal/invoices/{invoice_id}/ubl", frozenset({ADMIN_A}), params=a_invoice),
 ]
 
 
@@ -655,7 +824,7 @@ def snapshot(db: Database) -> dict[str, list[str]]:
 
 
 def _first_allowed(route: Route) -> str:
-    return next(who for who in (ADMIN, ADMIN_A, SUPPORT, ANON) if who in route.allowed)
+    return next(who for who in (ADMIN, ADMIN_A, SUPPORT, FINANCE, ANON) if who in route.allowed)
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,7 @@ from lawful.errors import Conflict, Invalid, NotFound
 
 CODE = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
 CURRENCIES = frozenset({"EUR"})
+EARLIEST, LATEST = date(2000, 1, 2), date(2199, 12, 31)
 
 
 def _code(value: str, what: str) -> str:
@@ -206,7 +207,7 @@ def plan_charges(session: Session, plan_id: uuid.UUID) -> list[tuple[Charge, Met
         .where(Charge.plan_id == plan_id)
         .order_by(Charge.position)
     )
-    return [(c, m) for c, m in rows.tuples()]
+    return [(charge, metric) for charge, metric in rows]
 
 
 def set_plan_active(session: Session, plan: Plan, active: bool) -> Plan:
@@ -242,10 +243,17 @@ def subscriptions_of(session: Session, customer_id: uuid.UUID) -> list[Subscript
     )
 
 
+def _in_range(day: date, field: str) -> date:
+    if not EARLIEST <= day <= LATEST:
+        raise Invalid(f"{field}: a day from {EARLIEST} to {LATEST}", detail={"field": field})
+    return day
+
+
 def subscribe(
     session: Session, customer_id: uuid.UUID, plan_id: uuid.UUID, *, starts_on: date
 ) -> Subscription:
     """Subscribe a customer to a plan from ``starts_on``; a current subscription ends that day."""
+    _in_range(starts_on, "starts_on")
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound("no such customer")
@@ -276,6 +284,7 @@ def subscribe(
 
 def cancel(session: Session, customer_id: uuid.UUID, *, on: date) -> Subscription:
     """End the customer's subscription on ``on`` (the last day billed is the day before)."""
+    _in_range(on, "on")
     if current_subscription(session, customer_id, on) is not None and (
         current_subscription(session, customer_id, on - timedelta(days=1)) is None
     ):
