@@ -24,7 +24,9 @@ GRADUATED = parse_pricing("graduated", TIERS)
 VOLUME = parse_pricing("volume", TIERS)
 
 
-def amounts(model: PriceModel, pricing: object, used: str, included: str = "0") -> tuple[D, list[tuple[D, D, D]]]:
+def amounts(
+    model: PriceModel, pricing: object, used: str, included: str = "0"
+) -> tuple[D, list[tuple[D, D, D]]]:
     rated = rate(model, pricing, D(used), D(included))  # type: ignore[arg-type]
     return rated.amount, [(line.quantity, line.unit_price, line.amount) for line in rated.lines]
 
@@ -146,7 +148,9 @@ units = st.decimals(min_value=0, max_value=10**7, places=2, allow_nan=False, all
 
 
 @given(used=units, included=units)
-def test_graduated_never_costs_more_than_its_first_tier_price_and_grows_with_usage(used: D, included: D) -> None:
+def test_graduated_never_costs_more_than_its_first_tier_price_and_grows_with_usage(
+    used: D, included: D
+) -> None:
     first = rate(PriceModel.graduated, GRADUATED, used, included)
     more = rate(PriceModel.graduated, GRADUATED, used + 1, included)
     assert first.amount <= more.amount

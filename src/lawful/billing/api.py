@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Response
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -210,17 +210,6 @@ def charge_out(charge: Charge, metric: Metric) -> ChargeOut:
     )
 
 
-def charges_of(session: Session, plan_id: uuid.UUID) -> list[tuple[Charge, Metric]]:
-    """A plan's charges with their metrics, in the plan's order."""
-    rows = session.execute(
-        select(Charge, Metric)
-        .join(Metric, Metric.id == Charge.metric_id)
-        .where(Charge.plan_id == plan_id)
-        .order_by(Charge.position)
-    )
-    return [(charge, metric) for charge, metric in rows]
-
-
 def plan_out(session: Session, plan: Plan) -> PlanOut:
     return PlanOut(
         id=plan.id,
@@ -232,7 +221,7 @@ def plan_out(session: Session, plan: Plan) -> PlanOut:
         minimum=money(plan.minimum_cents),
         active=plan.active,
         created_at=plan.created_at,
-        charges=[charge_out(c, m) for c, m in charges_of(session, plan.id)],
+        charges=[charge_out(c, m) for c, m in reports.charges_of(session, [plan.id])[plan.id]],
     )
 
 

@@ -200,16 +200,6 @@ def get_plan(session: Session, plan_id: uuid.UUID) -> Plan:
     return plan
 
 
-def plan_charges(session: Session, plan_id: uuid.UUID) -> list[tuple[Charge, Metric]]:
-    rows = session.execute(
-        select(Charge, Metric)
-        .join(Metric, Metric.id == Charge.metric_id)
-        .where(Charge.plan_id == plan_id)
-        .order_by(Charge.position)
-    )
-    return [(charge, metric) for charge, metric in rows]
-
-
 def set_plan_active(session: Session, plan: Plan, active: bool) -> Plan:
     """Offer a plan to new subscriptions or stop offering it (existing ones continue)."""
     plan.active = active

@@ -15,7 +15,16 @@ from decimal import Decimal
 from sqlalchemy import String, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from lawful.billing.models import BillingRun, Invoice, InvoiceStatus, InvoiceType, Plan, Subscription
+from lawful.billing.models import (
+    BillingRun,
+    Charge,
+    Invoice,
+    InvoiceStatus,
+    InvoiceType,
+    Metric,
+    Plan,
+    Subscription,
+)
 from lawful.billing.rating import from_cents
 from lawful.billing.run import Draft, month_start, next_month, period_key, rate_period
 from lawful.errors import Invalid
@@ -129,7 +138,7 @@ def open_drafts(session: Session) -> list[OpenDrafts]:
     )
     return [
         OpenDrafts(period, int(count), from_cents(int(net or 0)), from_cents(int(total or 0)))
-        for period, count, net, total in rows.tuples()
+        for period, count, net, total in rows
     ]
 
 
@@ -158,4 +167,20 @@ def current_plans(session: Session, customer_ids: list[uuid.UUID], on: date) -> 
         )
         .order_by(Subscription.starts_on)
     )
-    return dict(rows.tuples())
+    return dict(rows.all())
+
+
+def charges_of(session: Session, plan_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[tuple[Charge, Metric]]]:
+    """The charges of several plans with their metrics, in the plans' order of charges."""
+    found: dict[uuid.UUID, list[tuple[Charge, Metric]]] = {plan_id: [] for plan_id in plan_ids}
+    if not plan_ids:
+        return found
+    rows = session.execute(
+        select(Charge, Metric)
+        .join(Metric, Metric.id == Charge.metric_id)
+        .where(Charge.plan_id.in_(plan_ids))
+        .order_by(Charge.plan_id, Charge.position)
+    )
+    for charge, metric in rows:
+        found[charge.plan_id].append((charge, metric))
+    return found

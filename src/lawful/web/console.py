@@ -59,6 +59,7 @@ NAV: tuple[tuple[str, str, str | tuple[str, ...] | None], ...] = (
     ("/console/processing-log", "Processing log", "accountability"),
     ("/console/analytics", "Analytics", "monitoring"),
     ("/console/usage", "Usage", ("contract", "legal_obligation")),  # fees: finance
+    ("/console/billing", "Billing", ("contract", "legal_obligation")),  # invoices: finance
     ("/console/usage-services", "Usage services", "monitoring"),
     ("/console/statement", "Statement", None),
     ("/console/record", "Record of processing", None),

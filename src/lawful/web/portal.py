@@ -102,6 +102,7 @@ def portal_context(
         if caller.is_admin:
             nav.append(("/portal/team", "Team"))
             nav.append(("/portal/usage", "Usage"))
+            nav.append(("/portal/billing", "Billing"))
         nav.append(("/portal/my-data", "My data"))
     return {
         "area_name": AREA,

@@ -11,6 +11,9 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
+    from lawful.billing import api as billing_api
+    from lawful.billing import pages as billing_pages
+    from lawful.billing import portal_pages as billing_portal_pages
     from lawful.customers import api as customers_api
     from lawful.customers import pages as customers_pages
     from lawful.monitoring import api as monitoring_api
@@ -42,4 +45,7 @@ def routers() -> list[APIRouter]:
         usage_api.router,
         usage_pages.router,
         monitoring_script.router,
+        billing_api.router,
+        billing_pages.router,
+        billing_portal_pages.router,
     ]
