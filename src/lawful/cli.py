@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from lawful.data.db import Database
+    from lawful.data.purpose import Actor
     from lawful.monitoring.models import UsageService
 
 app = typer.Typer(
@@ -597,29 +598,43 @@ def bill_run(
                 progress=lambda d, t: bar.update(task, completed=d, total=t),
             )
             lines = summary.lines()
+            failed = False
             if finalise:
-                step = bar.add_task(f"finalising {period}", total=None)
-                done = service.finalise_drafts(
-                    db,
-                    today=_day(today),
-                    settings=settings,
-                    period=month,
-                    actor=actor,
-                    progress=lambda d, t: bar.update(step, completed=d, total=t),
-                )
-                lines.append(
-                    f"finalised: {len(done.numbers)}"
-                    + (f" ({done.numbers[0]} to {done.numbers[-1]})" if done.numbers else "")
-                )
-                lines += [f"not finalised: {f}" for f in done.failed]
+                more, failed = _finalise(db, settings, bar, month, _day(today), actor)
+                lines += more
     except LawfulError as exc:
         raise _fail(exc.message) from None
     finally:
         db.dispose()
     for line in lines:
         typer.echo(line)
-    if finalise and done.failed:
+    if failed:
         raise typer.Exit(1)
+
+
+def _finalise(
+    db: Database, settings: Settings, bar: Progress, month: date | None, today: date, actor: Actor
+) -> tuple[list[str], bool]:
+    """Finalise drafts with a progress bar, then send them when SMTP is configured."""
+    from lawful.billing import service
+
+    step = bar.add_task("finalising" + (f" {month:%Y-%m}" if month else ""), total=None)
+    done = service.finalise_drafts(
+        db,
+        today=today,
+        settings=settings,
+        period=month,
+        actor=actor,
+        progress=lambda d, t: bar.update(step, completed=d, total=t),
+    )
+    lines = [
+        f"finalised: {len(done.numbers)}"
+        + (f" ({done.numbers[0]} to {done.numbers[-1]})" if done.numbers else "")
+    ]
+    lines += [f"not finalised: {f}" for f in done.failed]
+    if settings.smtp_host:
+        lines.append(f"e-mails sent: {service.send_pending(db, settings)}")
+    return lines, bool(done.failed)
 
 
 @bill_app.command("finalise")
@@ -629,33 +644,20 @@ def bill_finalise(
     policy: PolicyOption = None,
 ) -> None:
     """Finalise drafts: each gets the next number of its series and is e-mailed to the customer."""
-    from lawful.billing import service
     from lawful.data.purpose import Actor
 
     month = _month(period) if period else None
     settings, db = _staff_database(policy)
     try:
         with _bar() as bar:
-            step = bar.add_task("finalising", total=None)
-            done = service.finalise_drafts(
-                db,
-                today=_day(today),
-                settings=settings,
-                period=month,
-                actor=Actor.system("cli"),
-                progress=lambda d, t: bar.update(step, completed=d, total=t),
-            )
+            lines, failed = _finalise(db, settings, bar, month, _day(today), Actor.system("cli"))
     except LawfulError as exc:
         raise _fail(exc.message) from None
     finally:
         db.dispose()
-    typer.echo(
-        f"finalised: {len(done.numbers)}"
-        + (f" ({done.numbers[0]} to {done.numbers[-1]})" if done.numbers else "")
-    )
-    for failure in done.failed:
-        typer.echo(f"not finalised: {failure}")
-    if done.failed:
+    for line in lines:
+        typer.echo(line)
+    if failed:
         raise typer.Exit(1)
 
 
@@ -667,12 +669,15 @@ def bill_daily(today: TodayOption = None, policy: PolicyOption = None) -> None:
     settings, db = _staff_database(policy)
     try:
         report = service.daily(db, settings=settings, today=_day(today))
+        sent = service.send_pending(db, settings)
     except LawfulError as exc:
         raise _fail(exc.message) from None
     finally:
         db.dispose()
     for line in report.lines():
         typer.echo(line)
+    if settings.smtp_host:
+        typer.echo(f"e-mails sent: {sent}")
 
 
 class DocumentFormat(enum.StrEnum):

@@ -9,6 +9,7 @@ import pytest
 from pypdf import PdfReader
 from tests.billing.helpers import make_service, record_usage, standard_catalogue
 from tests.factories import SYSTEM, make_customer
+from tests.users.test_mail import Inbox
 from typer.testing import CliRunner
 
 from lawful.billing.validation import ubl_schema_errors
@@ -83,3 +84,21 @@ def test_bill_run_refuses_a_bad_period(db: Database, period: str) -> None:
     result = runner.invoke(app, ["bill", "run", "--period", period])
     assert result.exit_code == 1
     assert "error:" in result.output
+
+
+def test_bill_finalise_sends_the_invoices_by_smtp(
+    db: Database, smtp: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox, port = smtp
+    monkeypatch.setenv("LAWFUL_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("LAWFUL_SMTP_PORT", str(port))
+    monkeypatch.setenv("LAWFUL_SMTP_STARTTLS", "false")
+    result = runner.invoke(app, ["bill", "run", "--period", "2026-10", "--finalise", "--today", "2026-11-02"])
+    assert result.exit_code == 0, result.output
+    assert "finalised: 3 (2026-000001 to 2026-000003)" in result.output
+    assert "e-mails sent: 3" in result.output
+    subjects = sorted(message["Subject"] for _, message in inbox.messages)
+    assert subjects == ["Invoice 2026-000001", "Invoice 2026-000002", "Invoice 2026-000003"]
+    for _, message in inbox.messages:
+        (pdf,) = list(message.iter_attachments())
+        assert pdf.get_content_type() == "application/pdf"

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from lawful.background import running
-from lawful.billing.invoices import drafts_of, finalise
+from lawful.billing.invoices import drafts_of, finalise, invoice_attachments
 from lawful.billing.run import Progress, RunSummary, month_start, next_month, rate_period, write_drafts
 from lawful.billing.vat import FormatOnly, VatChecker, ViesChecker
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
 from lawful.errors import LawfulError
+from lawful.mail.service import deliver_pending, mailer_for
 from lawful.settings import Settings
 
 PURPOSE = "contract"
@@ -119,6 +120,20 @@ def daily(db: Database, *, settings: Settings, today: date | None = None) -> Dai
     return DailyReport(period, summary, finalised)
 
 
+def send_pending(db: Database, settings: Settings) -> int:
+    """Deliver the outbox (finalised invoices with their PDF among it) when SMTP is configured."""
+    mailer = mailer_for(settings)
+    if mailer is None:
+        return 0
+    sources = [invoice_attachments(db.policy, settings)]
+    sent = 0
+    while True:
+        batch = deliver_pending(db, mailer, sender=settings.mail_from, attachments=sources)
+        sent += batch
+        if batch == 0:
+            return sent
+
+
 def seconds_until(hour: int, now: datetime) -> float:
     target = now.replace(hour=hour, minute=0, second=0, microsecond=0)
     if target <= now:
@@ -133,6 +148,9 @@ async def every_day(db: Database, settings: Settings, *, first_after: float = 90
         try:
             report = await asyncio.to_thread(daily, db, settings=settings)
             log.info("billing: %s", "; ".join(report.lines()))
+            sent = await asyncio.to_thread(send_pending, db, settings)
+            if sent:
+                log.info("billing: %d messages sent", sent)
         except Exception:
             log.exception("the daily billing job failed; it runs again tomorrow")
         await asyncio.sleep(seconds_until(settings.billing_hour, datetime.now(UTC)))
