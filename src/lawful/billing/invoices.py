@@ -194,10 +194,11 @@ def finalise(
 
 
 def drafts_of(session: Session, period: date | None = None) -> list[uuid.UUID]:
+    """Drafts in the order they are numbered: by month, then by buyer."""
     statement = select(Invoice.id).where(Invoice.status == InvoiceStatus.draft)
     if period is not None:
         statement = statement.where(Invoice.period == period)
-    return list(session.scalars(statement.order_by(Invoice.period, Invoice.created_at, Invoice.id)))
+    return list(session.scalars(statement.order_by(Invoice.period, Invoice.buyer_name, Invoice.customer_id)))
 
 
 @dataclass(frozen=True, slots=True)
