@@ -1,35 +1,58 @@
 """Demo data: a realistic, repeatable set of customers, their users, support contacts and staff.
 
 Loaded through the same services and purpose-bound units of work as real data (actor
-``system:demo``; staff under ``staff_access``, everything else under ``contract``), so the
-processing log shows how it came in. Every demo account has the password :data:`DEMO_PASSWORD`,
-hashed once with the installation's argon2 settings: hashing a thousand passwords would take
-minutes. Active users are written as rows with that hash; invited users go through
-:func:`lawful.users.service.invite_user` (a token and an invitation in the outbox).
+``system:demo``; staff under ``staff_access``, usage under ``monitoring`` as the usage API
+records it, everything else under ``contract``), so the processing log shows how it came in.
+Every demo account has the password :data:`DEMO_PASSWORD`, hashed once with the installation's
+argon2 settings: hashing a thousand passwords would take minutes. Active users are written as
+rows with that hash; invited users go through :func:`lawful.users.service.invite_user` (a token
+and an invitation in the outbox).
+
+Billing comes with the customers (:func:`load_billing`): the standard metrics and three plans,
+subscriptions, usage for the last three full months and this month as the demo app's usage
+service reported it (written in bulk, as :func:`lawful.monitoring.usage.record` writes it), and
+the invoices of the three past months made and finalised by the real billing run, month after
+month, on the days the daily job would have done it.
 
 Loading is idempotent: staff are created when their address is free, customers (with their
-users and support contacts) only into a database that has none. :func:`demo_logins` finds the
-logins to print, so a second run prints the same ones.
+users, support contacts and billing) only into a database that has none. :func:`demo_logins`
+finds the logins to print, so a second run prints the same ones.
 """
 
 from __future__ import annotations
 
+import itertools
+import json
+import math
 import random
 import unicodedata
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, cast
 
 from rich import box
 from rich.table import Table
+from sqlalchemy import Table as SqlTable
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lawful.billing import catalogue as billing_catalogue
+from lawful.billing import service as billing
+from lawful.billing.catalogue import ChargeInput
+from lawful.billing.run import month_start, next_month
 from lawful.customers import repository
 from lawful.customers import service as customers
 from lawful.customers.models import ContactPerson, Customer, CustomerKind, CustomerStatus
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
+from lawful.monitoring import usage
+from lawful.monitoring.ingest import PURPOSE as USAGE_PURPOSE
+from lawful.monitoring.models import UsageEvent, UsageService
+from lawful.monitoring.traffic import USAGE_SERVICE, WEEKDAYS
 from lawful.settings import Settings
 from lawful.support import service as support
 from lawful.support.models import Channel
@@ -87,6 +110,13 @@ STREETS = [
     "Kerkstraat", "Dorpsstraat", "Molenweg", "Stationsplein", "Beukenlaan", "Prinsengracht",
     "Industrieweg", "Havenkade", "Nieuwe Binnenweg", "Schoolstraat", "Julianalaan", "Marktplein",
 ]  # fmt: skip
+#: The second and third customers: a business elsewhere in the EU with a valid VAT number (its
+#: invoices are reverse-charged) and one outside the EU (outside the scope of EU VAT).
+#: Legal name, country, city, postal code, street, VAT number.
+ABROAD = [
+    ("Rheinblick Analytics GmbH", "DE", "Köln", "50667", "Hohe Straße 52", "DE136695976"),
+    ("Harborview Labs Inc.", "US", "Boston, MA", "02110", "100 Federal Street", None),
+]
 #: Customers abroad: country, city, postal code, street, legal form.
 FOREIGN = [
     ("BE", "Antwerpen", "2000", "Meir", "BV"),
@@ -145,6 +175,7 @@ class DemoResult:
     support_contacts: int = 0
     staff: int = 0
     logins: list[Login] = field(default_factory=list)
+    billing: BillingResult | None = None
 
 
 def load_demo(
@@ -156,15 +187,23 @@ def load_demo(
     seed: int = 2026,
     progress: Callable[[int], None] | None = None,
     auth: accounts.AuthConfig | None = None,
+    billing_data: bool = True,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+    billing_progress: Callable[[int, int], None] | None = None,
 ) -> DemoResult:
     """Load the demo: staff, then ``customers`` customers with ``users`` users (default five per
     customer, at least one active admin each) and ``support_contacts`` support contacts (default
-    three per customer) over the last year, unless customers exist already.
+    three per customer) over the year up to ``now`` (default: the current time), unless customers
+    exist already; with them (unless ``billing_data`` is false) their billing (:func:`load_billing`).
 
     ``auth`` gives the argon2 parameters of the demo password (default: the settings from the
-    environment). Calls ``progress(n)`` after each batch of ``n`` customers.
+    environment), ``settings`` the billing settings (VAT rate, grace days, payment terms; the
+    same default). Calls ``progress(n)`` after each batch of ``n`` customers and
+    ``billing_progress(done, total)`` after each step of the billing.
     """
-    auth = auth or accounts.AuthConfig.from_settings(Settings())
+    settings = settings or Settings()
+    auth = auth or accounts.AuthConfig.from_settings(settings)
     users_total = USERS_PER_CUSTOMER * customers if users is None else users
     contacts_total = SUPPORT_PER_CUSTOMER * customers if support_contacts is None else support_contacts
     result = DemoResult()
@@ -184,7 +223,14 @@ def load_demo(
     with db.unit_of_work("contract", ACTOR) as session:
         empty = repository.count(session) == 0
     if empty and customers > 0:
-        _load_customers(db, result, customers, users_total, contacts_total, seed, demo_hash(), auth, progress)
+        now = now or datetime.now(UTC)
+        _load_customers(
+            db, result, customers, users_total, contacts_total, seed, demo_hash(), auth, progress, now
+        )
+        if billing_data:
+            result.billing = load_billing(
+                db, settings=settings, now=now, seed=seed, progress=billing_progress
+            )
     result.logins = demo_logins(db)
     return result
 
@@ -282,6 +328,7 @@ def _load_customers(
     password_hash: str,
     auth: accounts.AuthConfig,
     progress: Callable[[int], None] | None,
+    now: datetime,
 ) -> None:
     rng = random.Random(seed)
     with db.unit_of_work("staff_access", ACTOR) as session:
@@ -290,8 +337,8 @@ def _load_customers(
             found = users_repo.by_email(session, PrincipalKind.staff, email)
             if found is not None:
                 staff[role] = found.id
-    plan = _Plan(rng, datetime.now(UTC), staff, password_hash, auth)
-    kinds = [i > 0 and rng.random() < 0.35 for i in range(customers)]  # sole proprietor?
+    plan = _Plan(rng, now, staff, password_hash, auth)
+    kinds = [i > len(ABROAD) and rng.random() < 0.35 for i in range(customers)]  # sole proprietor?
     user_counts = _spread(rng, users_total, [1 if sole else 3 for sole in kinds], minimum=1)
     if customers and users_total >= 2:
         user_counts[0] = max(user_counts[0], 2)  # the showcase needs an admin and a member
@@ -327,7 +374,10 @@ def _customer(
     trade = rng.choice(TRADE)
     country, city, postal, street = "NL", *rng.choice(CITIES), rng.choice(STREETS)
     form = "B.V."
-    if not sole and index > 0 and rng.random() < 0.1:
+    abroad = ABROAD[index - 1] if 1 <= index <= len(ABROAD) else None
+    if abroad is not None:
+        country, city, postal = abroad[1], abroad[2], abroad[3]
+    elif not sole and index > 0 and rng.random() < 0.1:
         country, city, postal, street, form = rng.choice(FOREIGN)
     elif country == "NL":
         postal = (
@@ -335,6 +385,8 @@ def _customer(
         )
     if index == 0:
         legal_name = SHOWCASE
+    elif abroad is not None:
+        legal_name = abroad[0]
     elif sole:
         for _ in range(30):
             first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -359,20 +411,26 @@ def _customer(
             + ".example"
         )
     plan.domains.add(domain.removesuffix(".example"))
-    status, start, end = _contract(rng, plan.now.date(), showcase=index == 0)
+    status, start, end = _contract(rng, plan.now.date(), showcase=index == 0 or abroad is not None)
     kvk = None
     while country == "NL" and (kvk is None or kvk in plan.kvk_numbers):
         kvk = str(rng.randint(10_000_000, 99_999_999))
     if kvk:
         plan.kvk_numbers.add(kvk)
+    if abroad is not None:
+        vat = abroad[5]
+    elif sole and rng.random() < 0.2:
+        vat = None
+    else:
+        vat = vat_number(rng, country, sole=sole)
     customer = customers.create_customer(
         session,
         kind=CustomerKind.sole_proprietor if sole else CustomerKind.company,
         legal_name=legal_name,
         billing_email=f"{'administratie' if country in ('NL', 'BE') else 'billing'}@{domain}",
         kvk_number=kvk,
-        vat_number=None if sole and rng.random() < 0.2 else vat_number(rng, country, sole=sole),
-        street=f"{street} {rng.randint(1, 200)}",
+        vat_number=vat,
+        street=abroad[4] if abroad is not None else f"{street} {rng.randint(1, 200)}",
         postal_code=postal,
         city=city,
         country=country,
@@ -395,7 +453,8 @@ def _customer(
 def _contract(
     rng: random.Random, today: date, *, showcase: bool
 ) -> tuple[CustomerStatus, date | None, date | None]:
-    start = today - timedelta(days=rng.randint(30, 1500))
+    # The showcase customers have been customers long enough to have had every demo invoice.
+    start = today - timedelta(days=rng.randint(200 if showcase else 30, 1500))
     roll = 0.5 if showcase else rng.random()
     if roll < 0.04:
         return CustomerStatus.prospect, None, None
@@ -469,7 +528,7 @@ def _contact_persons(
 def _phone(rng: random.Random, country: str) -> str:
     if country == "NL":
         return f"+31 6 {rng.randint(10_000_000, 99_999_999)}"
-    prefix = {"BE": "32", "DE": "49", "FR": "33"}.get(country, "31")
+    prefix = {"BE": "32", "DE": "49", "FR": "33", "US": "1"}.get(country, "31")
     return f"+{prefix} {rng.randint(100_000_000, 999_999_999)}"
 
 
@@ -552,6 +611,385 @@ def _support_contact(
     )
     if follow_up and follow_up < plan.now.date() and rng.random() < 0.7:
         support.mark_followed_up(entry)
+
+
+# --- billing ----------------------------------------------------------------------------------
+
+#: What the demo bills: metrics over the usage the demo app's service reports (as
+#: :mod:`lawful.monitoring.traffic` does: API calls in four reports a day, the storage in use once
+#: a day), with the project each report is about as a property.
+METRICS: list[tuple[str, str, str, str, str | None, str]] = [
+    # code, name, event code, aggregation, the property counted, unit
+    ("api_calls", "API calls", "api.call", "sum", None, "calls"),
+    ("storage_gb", "Storage", "storage.gb", "max", None, "GB"),
+    ("projects", "Active projects", "api.call", "unique_count", "project", "projects"),
+]
+#: Three plans: (code, name, monthly fee, minimum commitment, description, charges).
+PLANS: list[tuple[str, str, str, str, str, list[ChargeInput]]] = [
+    (
+        "starter",
+        "Starter",
+        "29.00",
+        "0",
+        "For small teams: 10,000 API calls and 10 GB included.",
+        [
+            ChargeInput("api_calls", "standard", {"unit_price": "0.002"}, included=10_000),
+            ChargeInput("storage_gb", "standard", {"unit_price": "0.40"}, included=10),
+        ],
+    ),
+    (
+        "business",
+        "Business",
+        "149.00",
+        "250.00",
+        "Graduated API prices, storage in packages of 25 GB, a price per active project; "
+        "a minimum commitment of 250.00 a month.",
+        [
+            ChargeInput(
+                "api_calls",
+                "graduated",
+                {
+                    "tiers": [
+                        {"up_to": "50000", "unit_price": "0.0015"},
+                        {"up_to": "500000", "unit_price": "0.001"},
+                        {"up_to": None, "unit_price": "0.0005"},
+                    ]
+                },
+            ),
+            ChargeInput("storage_gb", "package", {"package_size": "25", "package_price": "7.50"}),
+            ChargeInput(
+                "projects",
+                "volume",
+                {
+                    "tiers": [
+                        {"up_to": "5", "unit_price": "6"},
+                        {"up_to": "20", "unit_price": "5"},
+                        {"up_to": None, "unit_price": "4"},
+                    ]
+                },
+            ),
+        ],
+    ),
+    (
+        "enterprise",
+        "Enterprise",
+        "990.00",
+        "0",
+        "Volume API prices with 250,000 calls included, 100 GB included, every project at one price.",
+        [
+            ChargeInput(
+                "api_calls",
+                "volume",
+                {
+                    "tiers": [
+                        {"up_to": "1000000", "unit_price": "0.0008"},
+                        {"up_to": "5000000", "unit_price": "0.0006", "flat_fee": "50"},
+                        {"up_to": None, "unit_price": "0.0004", "flat_fee": "150"},
+                    ]
+                },
+                included=250_000,
+            ),
+            ChargeInput("storage_gb", "standard", {"unit_price": "0.20"}, included=100),
+            ChargeInput("projects", "standard", {"unit_price": "3"}),
+        ],
+    ),
+]
+PLAN_SHARES = {"starter": 55, "business": 35, "enterprise": 10}
+#: The plans of the showcase customers (they change no plan).
+SHOWCASE_PLANS = {SHOWCASE: "business", ABROAD[0][0]: "business", ABROAD[1][0]: "starter"}
+BILLED_MONTHS = 3
+PLAN_CHANGES = 0.1  # share of the customers that change plan during the demo's months
+USAGE_EVENTS = cast(SqlTable, UsageEvent.__table__)
+#: The last days, whose API calls come in four reports a day with the idempotency keys that
+#: :func:`lawful.monitoring.traffic.usage_plan` gives the demo traffic's usage of its 30 days: the
+#: traffic's reports of those days, sent later, are duplicates and count once. Older days have
+#: one report of API calls a day.
+DETAILED_DAYS = 30
+
+
+@dataclass
+class BillingResult:
+    """What :func:`load_billing` made."""
+
+    plans: int = 0
+    subscriptions: int = 0
+    usage_events: int = 0  # stored for the subscribed customers
+    invoices: int = 0  # finalised
+    periods: list[date] = field(default_factory=list)  # the months invoiced, oldest first
+    failed: list[str] = field(default_factory=list)  # drafts that could not be finalised
+
+
+@dataclass(frozen=True)
+class _Account:
+    """A subscribed demo customer and what its months look like."""
+
+    customer_id: uuid.UUID
+    starts_on: date
+    ends_on: date | None
+    plan: str
+    change: tuple[date, str] | None  # a plan change: the day and the new plan
+    calls: float  # API calls on an ordinary weekday
+    storage: float  # GB in use at the start
+    projects: int
+
+
+def load_billing(
+    db: Database,
+    *,
+    settings: Settings,
+    now: datetime | None = None,
+    seed: int = 2026,
+    progress: Callable[[int, int], None] | None = None,
+) -> BillingResult:
+    """The demo's billing up to ``now``: the catalogue, subscriptions, usage and three months of
+    finalised invoices. Does nothing when plans exist already.
+
+    The usage is stored as the demo app's usage service had reported it (:func:`_store_usage`),
+    with the idempotency keys of :mod:`lawful.monitoring.traffic`, so that the demo traffic's
+    usage of the last 30 days, reported later, counts once. Subscriptions are made, changed and
+    ended on their days, and the billing run makes and finalises a month's invoices on the day
+    the daily job would (after the grace days), month after month: invoice numbers follow each
+    other and plan changes are prorated as they were. Calls ``progress(done, total)`` after the
+    usage and after each month billed.
+    """
+    now = now or datetime.now(UTC)
+    result = BillingResult()
+    with db.unit_of_work(billing.PURPOSE, ACTOR) as session:
+        if billing_catalogue.list_plans(session):
+            return result
+        for code, name, event_code, aggregation, counted, unit in METRICS:
+            billing_catalogue.create_metric(
+                session,
+                code=code,
+                name=name,
+                event_code=event_code,
+                aggregation=aggregation,
+                distinct_property=counted,
+                unit=unit,
+            )
+        plan_ids = {}
+        for code, name, fee, minimum, description, charges in PLANS:
+            made = billing_catalogue.create_plan(
+                session,
+                code=code,
+                name=name,
+                base_fee=fee,
+                minimum=minimum,
+                description=description,
+                charges=charges,
+            )
+            plan_ids[code] = made.id
+        result.plans = len(plan_ids)
+        customers = list(
+            session.scalars(
+                select(Customer).where(Customer.contract_start.is_not(None)).order_by(Customer.legal_name)
+            )
+        )
+    today = now.date()
+    result.periods = [month_start(today)]
+    for _ in range(BILLED_MONTHS):
+        result.periods.insert(0, month_start(result.periods[0] - timedelta(days=1)))
+    result.periods.pop()  # this month is not invoiced yet
+    accounts = _accounts(customers, result.periods[0], today, random.Random(seed + 5))
+    result.usage_events = _store_usage(db, accounts, result.periods[0], now, random.Random(seed + 6))
+    total, done = 1 + len(result.periods), 1
+    if progress:
+        progress(done, total)
+    for day, steps in itertools.groupby(_timeline(accounts, result.periods, settings, today), key=_day):
+        todo = list(steps)
+        changes = [step for step in todo if step.account is not None]
+        if changes:  # the day's subscriptions, plan changes and cancellations in one unit of work
+            with db.unit_of_work(billing.PURPOSE, ACTOR) as session:
+                for step in changes:
+                    result.subscriptions += _apply(session, step, plan_ids)
+        for step in todo:
+            if step.period is not None:
+                billing.run(db, step.period, settings=settings, actor=ACTOR)
+                finalised = billing.finalise_drafts(
+                    db, today=day, settings=settings, period=step.period, actor=ACTOR
+                )
+                result.invoices += len(finalised.numbers)
+                result.failed += finalised.failed
+                done += 1
+                if progress:
+                    progress(done, total)
+    return result
+
+
+def _accounts(customers: list[Customer], first: date, today: date, rng: random.Random) -> list[_Account]:
+    """The customers with a contract in the demo's months, each with a plan (and perhaps a change)."""
+    made = []
+    plans, shares = list(PLAN_SHARES), list(PLAN_SHARES.values())
+    for customer in customers:
+        start, end = customer.contract_start, customer.contract_end
+        if start is None or start > today or customer.status is CustomerStatus.prospect:
+            continue
+        if end is not None and end <= max(first, start):
+            continue
+        showcase = SHOWCASE_PLANS.get(customer.legal_name)
+        plan = showcase or rng.choices(plans, shares)[0]
+        change = None
+        if showcase is None and rng.random() < PLAN_CHANGES:
+            day = first + timedelta(days=rng.randint(35, max(35, (today - first).days - 2)))
+            if max(start, first) < day < today and (end is None or day < end):
+                bigger = plans[min(plans.index(plan) + 1, len(plans) - 1)]
+                change = (day, bigger if bigger != plan else plans[0])
+        size = {"starter": 1.0, "business": 6.0, "enterprise": 40.0}[plan]
+        made.append(
+            _Account(
+                customer.id,
+                start,
+                end,
+                plan,
+                change,
+                calls=size * rng.lognormvariate(math.log(400), 0.8),
+                storage=size * rng.uniform(0.5, 25),
+                projects=rng.randint(1, 4 if plan == "starter" else 14),
+            )
+        )
+    return made
+
+
+def _usage_rows(
+    account: _Account, first: date, now: datetime, service_id: uuid.UUID, rng: random.Random
+) -> list[dict[str, Any]]:
+    """The usage the demo app reported for one account from ``first`` up to ``now``, as the
+    usage API stores it: API calls, each report about one project, and the storage in use once a
+    day, with the idempotency keys of :mod:`lawful.monitoring.traffic` (whose usage adds the
+    seats active)."""
+    today = now.date()
+    now_ms = int(now.timestamp() * 1000)
+    tag = account.customer_id.hex
+    rows: list[dict[str, Any]] = []
+
+    def add(key: str, code: str, ts: int, micros: int, properties: str) -> None:
+        if ts <= now_ms:
+            rows.append(
+                {
+                    "service_id": service_id,
+                    "idempotency_key": f"demo:{tag}:{key}",
+                    "customer_id": account.customer_id,
+                    "user_id": None,
+                    "code": code,
+                    "ts": ts,
+                    "value_micros": micros,
+                    "properties": properties,
+                    "received_at": ts + 60_000,  # reported within the minute
+                }
+            )
+
+    # the properties as the usage API stores them: compact JSON with sorted keys
+    projects = [
+        json.dumps({"project": f"p{n}"}, separators=(",", ":")) for n in range(1, account.projects + 1)
+    ]
+    tier = json.dumps({"tier": "standard"}, separators=(",", ":"))
+    day = max(first, account.starts_on)
+    last = today if account.ends_on is None else min(today, account.ends_on - timedelta(days=1))
+    storage = account.storage
+    growth = 1.0
+    while day <= last:
+        midnight = int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()) * 1000
+        factor = WEEKDAYS[day.weekday()]
+        detailed = (today - day).days < DETAILED_DAYS
+        for window, share in enumerate((0.08, 0.47, 0.38, 0.07) if detailed else (1.0,)):
+            # every report is made (at least one call), so none of the traffic's is new
+            mean = account.calls * growth * factor * share
+            calls = max(1, int(rng.gauss(mean, account.calls * share * 0.15)))
+            # at 5:59, 11:59, 17:59 and 23:59: no later than the traffic's (those plus 0-59 s)
+            at = midnight + ((6 * window + 5 if detailed else 23) * 60 + 59) * 60_000
+            key = f"{day}:api:{window}" if detailed else f"{day}:api"
+            add(key, "api.call", at, calls * 1_000_000, rng.choice(projects))
+        storage = max(0.1, storage * rng.uniform(0.995, 1.02))
+        gigabytes = Decimal(f"{storage:.3f}")  # reported with three decimals
+        # the nightly report at 02:00 (the traffic's: 02:00-02:29)
+        add(f"{day}:storage", "storage.gb", midnight + 7_200_000, int(gigabytes * 1_000_000), tier)
+        growth *= 1.003
+        day += timedelta(days=1)
+    return rows
+
+
+def _store_usage(
+    db: Database, accounts: list[_Account], first: date, now: datetime, rng: random.Random
+) -> int:
+    """Store every account's usage as the demo app's usage service had reported it; the number
+    of events.
+
+    The rows are those :func:`lawful.monitoring.usage.record` writes for the same events (its
+    columns, the JSON of the properties, an idempotency key used once per service), written in
+    bulk under the purpose the usage API records under. Sending the 57,000 events of 200
+    customers through ``record`` (about 100 µs an event) would add 6 s or more to the demo;
+    written in bulk they take 2.
+    """
+    with db.unit_of_work(USAGE_PURPOSE, ACTOR) as session:
+        service = session.scalar(select(UsageService).where(UsageService.name == USAGE_SERVICE))
+        if service is None:
+            service, _ = usage.create_service(session, name=USAGE_SERVICE)
+        rows = [row for account in accounts for row in _usage_rows(account, first, now, service.id, rng)]
+        rows.sort(key=lambda row: (row["ts"], row["idempotency_key"]))  # in the order they came in
+        maker = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        statement = maker(USAGE_EVENTS).on_conflict_do_nothing(
+            index_elements=["service_id", "idempotency_key"]
+        )
+        for start in range(0, len(rows), 5000):
+            session.execute(statement, rows[start : start + 5000])
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class _Step:
+    """Something that happens on a day of the demo's months: an account's subscription changes
+    (``action`` is ``subscribe``, ``change`` or ``cancel``) or a month is billed (``period``)."""
+
+    day: date
+    action: str
+    account: _Account | None = None
+    period: date | None = None
+
+
+ORDER = {"subscribe": 0, "change": 1, "cancel": 2, "bill": 3}
+
+
+def _day(step: _Step) -> date:
+    return step.day
+
+
+def _timeline(accounts: list[_Account], periods: list[date], settings: Settings, today: date) -> list[_Step]:
+    """Subscriptions, plan changes, cancellations and the monthly billing, in the order of their days.
+
+    The subscriptions that began before the first month are made the day before it; a month is
+    billed and finalised when its grace days are over (today at the latest), after that day's
+    subscription changes.
+    """
+    first = periods[0]
+    steps = []
+    for account in accounts:
+        steps.append(_Step(max(account.starts_on, first - timedelta(days=1)), "subscribe", account))
+        if account.change is not None:
+            steps.append(_Step(account.change[0], "change", account))
+        if account.ends_on is not None:
+            steps.append(_Step(account.ends_on, "cancel", account))
+    for period in periods:
+        billed = min(today, next_month(period) + timedelta(days=settings.billing_grace_days))
+        steps.append(_Step(billed, "bill", period=period))
+    return sorted(steps, key=lambda step: (step.day, ORDER[step.action]))
+
+
+def _apply(session: Session, step: _Step, plan_ids: dict[str, uuid.UUID]) -> int:
+    """Carry out a subscription change; the number of subscriptions it made."""
+    account = step.account
+    assert account is not None
+    if step.action == "subscribe":
+        billing_catalogue.subscribe(
+            session, account.customer_id, plan_ids[account.plan], starts_on=account.starts_on
+        )
+        return 1
+    if step.action == "change" and account.change is not None:
+        day, plan = account.change
+        billing_catalogue.subscribe(session, account.customer_id, plan_ids[plan], starts_on=day)
+        return 1
+    if step.action == "cancel" and account.ends_on is not None:
+        billing_catalogue.cancel(session, account.customer_id, on=account.ends_on)
+    return 0
 
 
 # --- VAT numbers ------------------------------------------------------------------------------
