@@ -213,11 +213,14 @@ def demo(
         console=console,
     ) as bar:
         task = bar.add_task("customers, their users and support contacts", total=customers)
+        billing = bar.add_task("plans, usage and three months of invoices (the billing run)", total=None)
         result = load_demo(
             db,
             customers=customers,
             auth=AuthConfig.from_settings(settings),
+            settings=settings,
             progress=lambda n: bar.advance(task, n),
+            billing_progress=lambda done, total: bar.update(billing, completed=done, total=total),
         )
         bar.update(task, completed=customers)
     traffic_report = _demo_traffic(db, traffic) if traffic > 0 else None
@@ -229,6 +232,13 @@ def demo(
         )
     else:
         console.print("demo data: already loaded")
+    if result.billing is not None and result.billing.invoices:
+        months = ", ".join(f"{month:%B %Y}" for month in result.billing.periods)
+        console.print(
+            f"demo billing: {result.billing.plans} plans, {result.billing.subscriptions} subscriptions, "
+            f"{result.billing.usage_events:,} usage events, {result.billing.invoices} invoices finalised "
+            f"by the billing run for {months}"
+        )
     if traffic_report:
         console.print(traffic_report)
     for table in demo_tables(result.logins, f"http://{host}:{port}"):
