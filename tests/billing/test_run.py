@@ -162,7 +162,7 @@ def test_cancelling_bills_the_last_month_in_advance_only_for_its_days(database: 
     service.run(database, OCT, settings=SETTINGS)
     _, lines = invoice_of(database, customer.id, OCT)
     assert lines[-1] == ("Starter, base fee 01 Nov – 15 Nov 2026 (15 of 30 days)", D(1), D("9.50"), D("9.50"))
-    service.run(database, date(2026, 12, 1), settings=SETTINGS)  # nothing runs in December
+    service.run(database, date(2026, 12, 1), settings=SETTINGS, today=date(2026, 12, 31))  # nothing to bill
     with database.unit_of_work("contract", SYSTEM) as session:
         assert session.scalars(select(Invoice).where(Invoice.period == date(2026, 12, 1))).all() == []
 
@@ -293,3 +293,10 @@ def test_a_sole_proprietor_is_billed_like_a_company(database: Database) -> None:
     invoice, lines = invoice_of(database, customer.id, OCT)
     assert invoice.buyer_kind == "sole_proprietor" and invoice.buyer_name == "Jansen Advies"
     assert lines == [("Business, base fee November 2026", D(1), D(99), D("99.00"))]
+
+
+def test_a_month_that_has_not_begun_is_not_billed(database: Database) -> None:
+    with pytest.raises(Invalid, match="has not begun"):
+        service.run(database, date(2026, 12, 1), settings=SETTINGS, today=date(2026, 11, 30))
+    with database.unit_of_work("contract", SYSTEM) as session:
+        assert session.scalars(select(Invoice)).all() == []

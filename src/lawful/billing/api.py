@@ -506,12 +506,7 @@ def start_run(
     db: Database = Depends(get_db),
     settings: Settings = Depends(get_settings),
 ) -> RunSummaryOut:
-    period = period_of(body.period)
-    if period > month_start(today()):
-        raise Invalid(
-            f"{body.period} has not started; nothing can be billed for it", detail={"field": "period"}
-        )
-    summary = service.run(db, period, settings=settings, actor=caller.actor)
+    summary = service.run(db, period_of(body.period), settings=settings, actor=caller.actor)
     return RunSummaryOut(
         run_id=summary.run_id,
         period=period_key(summary.period),

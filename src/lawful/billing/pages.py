@@ -968,15 +968,10 @@ def runs(
 
 
 def billable_period(value: str) -> date:
-    """A month that can be run: ``YYYY-MM``, not after the current month."""
+    """A month given as ``YYYY-MM`` (the run refuses one that has not begun)."""
     if not value.strip():
         raise Invalid("give the month to bill (YYYY-MM)", detail={"field": "period"})
-    period = parse_month(value)
-    if period > month_start(today()):
-        raise Invalid(
-            f"{period:%B %Y} has not begun; a run bills a month that has", detail={"field": "period"}
-        )
-    return period
+    return parse_month(value)
 
 
 @router.post(f"{BASE}/runs", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ from lawful.billing.run import Progress, RunSummary, month_start, next_month, ra
 from lawful.billing.vat import FormatOnly, VatChecker, ViesChecker
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
-from lawful.errors import LawfulError
+from lawful.errors import Invalid, LawfulError
 from lawful.mail.service import deliver_pending, mailer_for
 from lawful.settings import Settings
 
@@ -45,8 +45,14 @@ def run(
     actor: Actor = JOB,
     progress: Progress | None = None,
     checker: VatChecker | None = None,
+    today: date | None = None,
 ) -> RunSummary:
-    """Make or update the draft invoices of ``period`` in one transaction."""
+    """Make or update the draft invoices of ``period`` in one transaction (not of a month to come)."""
+    period = month_start(period)
+    if period > month_start(today or datetime.now(UTC).date()):
+        raise Invalid(
+            f"{period:%B %Y} has not begun; a run bills a month that has", detail={"field": "period"}
+        )
     with db.unit_of_work(PURPOSE, actor) as session:
         rating = rate_period(
             session, period, vat_rate=settings.vat_rate, checker=checker or checker_for(settings)
@@ -111,7 +117,7 @@ def daily(db: Database, *, settings: Settings, today: date | None = None) -> Dai
     """
     today = today or datetime.now(UTC).date()
     period = previous_month(today)
-    summary = run(db, period, settings=settings)
+    summary = run(db, period, settings=settings, today=today)
     finalised = None
     if settings.billing_auto_finalise and today >= next_month(period) + timedelta(
         days=settings.billing_grace_days
