@@ -51,7 +51,6 @@ import pstats
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,9 +66,9 @@ import psycopg
 import sqlalchemy
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select
 
+from common import libpq_url, postgres_unreachable, postgres_url, revision, sqlite_url
 from lawful.billing import catalogue, invoices, pdf, run, service
 from lawful.billing.catalogue import ChargeInput
 from lawful.billing.models import Invoice, InvoiceLine, InvoiceStatus, Subscription
@@ -77,7 +76,6 @@ from lawful.billing.ubl import to_ubl
 from lawful.customers.models import Customer, CustomerKind, CustomerStatus
 from lawful.data.base import new_id
 from lawful.data.db import Database
-from lawful.data.migrate import upgrade
 from lawful.data.purpose import Actor
 from lawful.demo import vat_number
 from lawful.monitoring import usage
@@ -87,7 +85,6 @@ from lawful.settings import Settings
 GOAL = 2.0
 PURPOSE = service.PURPOSE
 SYSTEM = Actor.system("bench")
-PG_ADMIN_URL = os.environ.get("LAWFUL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CHUNK = 100_000
 BATCH = 5_000
 MICROS = 1_000_000
@@ -117,27 +114,6 @@ PLACES = {
 FORMS = {"NL": "B.V.", "DE": "GmbH", "US": "Inc."}
 
 out = Console() if sys.stdout.isatty() else Console(width=170)
-
-
-def revision() -> str:
-    """The commit measured, and whether src/ had changes not yet committed."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "log", "-1", "--format=%h %s"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "commit unknown"
-    return f"commit {commit[:90]}" + (" (with uncommitted changes in src/)" if dirty else "")
 
 
 def month_of(today: date) -> date:
@@ -439,52 +415,6 @@ def write_postgres(url: str, chunks: Iterator[list[tuple[Any, ...]]], progress: 
 
 
 # --- databases ----------------------------------------------------------------------------------
-
-
-def libpq_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def postgres_unreachable() -> str | None:
-    engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:
-        where = make_url(PG_ADMIN_URL).render_as_string()
-        return f"PostgreSQL at {where} is not reachable ({type(exc).__name__})"
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def sqlite_url(workdir: Path) -> Iterator[str]:
-    path = workdir / "billing.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    try:
-        yield url
-    finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    """A fresh database ``lawful_bench_<random>``, dropped afterwards."""
-    name = f"lawful_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def server_version(url: str) -> str:
@@ -919,7 +849,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     backends: list[tuple[str, Callable[[], Any]]] = []
     with tempfile.TemporaryDirectory(prefix="lawful-billing-") as tmp:
         if args.backend in ("sqlite", "both"):
-            backends.append(("SQLite", lambda: sqlite_url(Path(tmp))))
+            backends.append(("SQLite", lambda: sqlite_url(Path(tmp), "billing")))
         if args.backend in ("postgresql", "both"):
             reason = postgres_unreachable()
             if reason:

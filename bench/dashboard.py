@@ -41,14 +41,12 @@ import pstats
 import random
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -57,11 +55,10 @@ from typing import Any
 import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, insert, select, text
 
+from common import libpq_url, postgres_unreachable, postgres_url, revision, sqlite_url
 from lawful.data.db import Database
-from lawful.data.migrate import upgrade
 from lawful.data.purpose import Actor
 from lawful.monitoring import models, rollups, stats
 from lawful.monitoring.ingest import PURPOSE
@@ -72,7 +69,6 @@ from lawful.policy.loader import load_policy
 
 GOAL_MS = 500.0
 DAYS = 365
-PG_ADMIN_URL = os.environ.get("LAWFUL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 ANALYST = Actor.staff(uuid.UUID(int=1), "analyst")
 SYSTEM = Actor.system("bench")
 DOMAIN = "shop.example"
@@ -140,27 +136,6 @@ WORDS = [
 ]
 
 out = Console() if sys.stdout.isatty() else Console(width=160)
-
-
-def revision() -> str:
-    """The commit measured, and whether src/ had changes not yet committed."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "log", "-1", "--format=%h %s"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "commit unknown"
-    return f"commit {commit[:90]}" + (" (with uncommitted changes in src/)" if dirty else "")
 
 
 # --- the generator -----------------------------------------------------------------------------
@@ -461,56 +436,12 @@ def build_months(db: Database, site_id: uuid.UUID, year: Year) -> int:
         return int(session.scalar(select(func.count()).select_from(monthly)) or 0)
 
 
-def libpq_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def register_site(db: Database) -> uuid.UUID:
     with db.unit_of_work(PURPOSE, SYSTEM) as session:
         site = Site(domain=DOMAIN, name="Shop")
         session.add(site)
         session.flush()
         return site.id
-
-
-def postgres_unreachable() -> str | None:
-    engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:
-        return f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string()} is not reachable ({type(exc).__name__})"
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def sqlite_url(workdir: Path, name: str) -> Iterator[str]:
-    path = workdir / f"{name}.db"
-    url = f"sqlite:///{path}"
-    upgrade(url)
-    try:
-        yield url
-    finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-
-
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    name = f"lawful_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def store_bytes(db: Database, url: str) -> int:

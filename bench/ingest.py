@@ -65,10 +65,10 @@ from typing import Any
 import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 from starlette.types import Receive, Scope, Send
 
+from common import libpq_url, postgres_unreachable, postgres_url, revision
 from lawful.data.db import Database
 from lawful.data.migrate import upgrade
 from lawful.data.purpose import Actor
@@ -86,7 +86,6 @@ GOAL_P99_MS = 25.0
 FIXED_RATE = 500
 DOMAIN = "shop.example"
 BENCH = Actor.system("bench")
-PG_ADMIN_URL = os.environ.get("LAWFUL_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/131.0.0.0 Safari/537.36"
@@ -121,27 +120,6 @@ ROLLUP_COLUMNS = (
 )
 
 out = Console() if sys.stdout.isatty() else Console(width=160)
-
-
-def revision() -> str:
-    """The commit measured, and whether src/ had changes not yet committed."""
-    root = Path(__file__).resolve().parent.parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(root), "log", "-1", "--format=%h %s"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--", "src"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "commit unknown"
-    return f"commit {commit[:90]}" + (" (with uncommitted changes in src/)" if dirty else "")
 
 
 # --- realistic traffic ---------------------------------------------------------------------------
@@ -350,35 +328,6 @@ def sqlite_backend(workdir: Path) -> Iterator[Backend]:
         db.dispose()
 
 
-def postgres_unreachable() -> str | None:
-    engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:
-        return f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string()} is not reachable ({type(exc).__name__})"
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated database ``lawful_bench_<random>``, dropped afterwards."""
-    name = f"lawful_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        upgrade(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @contextmanager
 def postgres_backend() -> Iterator[Backend]:
     with postgres_url() as url:
@@ -387,10 +336,6 @@ def postgres_backend() -> Iterator[Backend]:
             yield Backend("PostgreSQL", url, db)
         finally:
             db.dispose()
-
-
-def libpq_url(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def register_site(db: Database, domain: str = DOMAIN) -> uuid.UUID:
