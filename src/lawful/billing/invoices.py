@@ -44,10 +44,10 @@ from lawful.billing.models import (
     VatTreatment,
 )
 from lawful.billing.rating import cents, from_cents, from_micros, to_cents, to_micros
-from lawful.billing.run import Buyer, next_month
+from lawful.billing.run import BUYER_FIELDS, Buyer, next_month
 from lawful.billing.vat import CATEGORY, VatChecker, decide
 from lawful.customers.models import Customer
-from lawful.data.base import utcnow
+from lawful.data.base import new_id, utcnow
 from lawful.errors import Conflict, Invalid, NotFound
 from lawful.mail.service import Attachment, AttachmentSource, queue
 from lawful.policy.model import Policy
@@ -264,14 +264,7 @@ def credit(
         corrects_id=original.id,
         reason=reason,
         currency=original.currency,
-        buyer_kind=original.buyer_kind,
-        buyer_name=original.buyer_name,
-        buyer_street=original.buyer_street,
-        buyer_postal_code=original.buyer_postal_code,
-        buyer_city=original.buyer_city,
-        buyer_country=original.buyer_country,
-        buyer_vat=original.buyer_vat,
-        buyer_kvk=original.buyer_kvk,
+        **{name: getattr(original, name) for name in BUYER_FIELDS},
         vat_treatment=original.vat_treatment,
         vat_check=original.vat_check,
         supply_date=original.supply_date,
@@ -300,7 +293,7 @@ def credit(
                     "vat_rate_bp": line.vat_rate_bp,
                 }
             )
-        net_cents = sum(int(r["amount_cents"]) for r in rows)  # type: ignore[call-overload]
+        net_cents = sum(amount_cents for *_, amount_cents in copies)
     else:
         assert request.amount is not None
         net_cents = to_cents(request.amount)
@@ -323,8 +316,6 @@ def credit(
                 "vat_rate_bp": rate_bp,
             }
         )
-    from lawful.data.base import new_id
-
     session.execute(insert(InvoiceLine), [{"id": new_id(), **row} for row in rows])
     vat_cents = to_cents(cents(from_cents(net_cents) * Decimal(rate_bp) / 10000))
     note.net_cents, note.vat_cents, note.total_cents = net_cents, vat_cents, net_cents + vat_cents

@@ -113,6 +113,19 @@ class LineDraft:
         ]
 
 
+# The invoice columns of the buyer snapshot, in the order of Buyer's fields.
+BUYER_FIELDS = (
+    "buyer_kind",
+    "buyer_name",
+    "buyer_street",
+    "buyer_postal_code",
+    "buyer_city",
+    "buyer_country",
+    "buyer_vat",
+    "buyer_kvk",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Buyer:
     kind: str
@@ -126,16 +139,17 @@ class Buyer:
 
     def columns(self) -> dict[str, str | None]:
         """The invoice columns that hold this buyer (its snapshot of the customer)."""
-        return {
-            "buyer_kind": self.kind,
-            "buyer_name": self.name,
-            "buyer_street": self.street,
-            "buyer_postal_code": self.postal_code,
-            "buyer_city": self.city,
-            "buyer_country": self.country,
-            "buyer_vat": self.vat,
-            "buyer_kvk": self.kvk,
-        }
+        values = (
+            self.kind,
+            self.name,
+            self.street,
+            self.postal_code,
+            self.city,
+            self.country,
+            self.vat,
+            self.kvk,
+        )
+        return dict(zip(BUYER_FIELDS, values, strict=True))
 
     def stamp(self, invoice: Invoice) -> None:
         """Write this buyer onto an invoice."""
