@@ -14,6 +14,7 @@ from lawful.data.db import Database
 from lawful.data.log import ProcessingRecord
 from lawful.data.purpose import Actor
 from lawful.errors import PurposeViolation
+from lawful.rights.models import SealedRecord
 
 STAFF = Actor.system("tests-job")
 
@@ -226,3 +227,56 @@ def test_a_customers_user_acts_only_under_the_portal_purposes(database: Database
     database.session("contract", user).close()
     with pytest.raises(PurposeViolation, match="may not act under"):
         database.session("legal_obligation", user)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: select(func.count()).select_from(SealedRecord), id="count"),
+        pytest.param(lambda: select(SealedRecord.held_until), id="non-personal column"),
+        pytest.param(lambda: delete(SealedRecord), id="delete"),
+        pytest.param(
+            lambda: select(Customer.id).join(SealedRecord, SealedRecord.subject_id == Customer.id), id="join"
+        ),
+    ],
+)
+def test_a_table_only_under_one_purpose_refuses_every_other(
+    database: Database, statements: list[str], build: object
+) -> None:
+    assert callable(build)
+    statements.clear()
+    for purpose in ("contract", "accountability", "monitoring"):
+        with (
+            pytest.raises(PurposeViolation, match="only under purpose legal_obligation"),
+            database.unit_of_work(purpose, STAFF) as session,
+        ):
+            session.execute(build())
+    assert not any("sealed_records" in s for s in statements)
+    with database.unit_of_work("legal_obligation", STAFF) as session:
+        session.execute(build())
+
+
+def test_one_transaction_across_purposes_checks_and_logs_each_statement(database: Database) -> None:
+    customer, _ = make_customer(database)
+    with pytest.raises(PurposeViolation), database.purposes(STAFF, "monitoring", "contract") as work:
+        work.execute("contract", update(Customer).where(Customer.id == customer.id).values(city="Delft"))
+        work.execute("monitoring", select(ContactPerson.email))
+    with database.unit_of_work("contract", STAFF) as session:
+        assert (
+            session.scalar(select(Customer.city).where(Customer.id == customer.id)) == "Amsterdam"
+        )  # rolled back
+    with (
+        pytest.raises(PurposeViolation, match="not for 'accountability'"),
+        database.purposes(STAFF, "contract") as work,
+    ):
+        work.execute("accountability", select(ProcessingRecord.actor_id))
+    with database.purposes(STAFF, "contract", "accountability") as work:
+        work.execute("contract", update(Customer).where(Customer.id == customer.id).values(city="Delft"))
+        work.execute("accountability", select(ProcessingRecord.actor_id).limit(1))
+    logged = {
+        (e.purpose, e.operation, e.table_name) for e in log_entries(database) if e.actor_id == "tests-job"
+    }
+    assert {("contract", "write", "customers"), ("accountability", "read", "processing_log")} <= logged
+    with pytest.raises(PurposeViolation, match="may not act under"):
+        with database.purposes(Actor.staff("5", "support"), "accountability"):
+            pass

@@ -420,9 +420,16 @@ def document_of(session: Session, invoice: Invoice, *, policy: Policy, settings:
 def documents(
     session: Session, invoice: Invoice, *, policy: Policy, settings: Settings
 ) -> InvoiceDocumentFile:
-    """The stored documents of a finalised invoice, rendered and stored the first time."""
+    """The stored documents of a finalised invoice, rendered and stored the first time.
+
+    Once the buyer's personal data was erased, the documents are kept sealed for tax law
+    (:mod:`lawful.rights.erasure`): they are returned from there, which only a session under the
+    legal obligation may read (any other purpose gets ``PurposeViolation``).
+    """
     stored = session.get(InvoiceDocumentFile, invoice.id)
     if stored is not None:
+        if not stored.pdf:
+            return _sealed_documents(session, stored)
         return stored
     from lawful.billing.pdf import render_facturx
     from lawful.billing.ubl import to_ubl
@@ -439,6 +446,28 @@ def documents(
     session.add(stored)
     session.flush()
     return stored
+
+
+def _sealed_documents(session: Session, stored: InvoiceDocumentFile) -> InvoiceDocumentFile:
+    from lawful.rights.erasure import decode_sealed
+    from lawful.rights.models import SealedRecord
+
+    sealed = session.scalar(
+        select(SealedRecord.values).where(
+            SealedRecord.table_name == InvoiceDocumentFile.__tablename__,
+            SealedRecord.row_id == str(stored.invoice_id),
+        )
+    )
+    if sealed is None:
+        raise NotFound("the documents of this invoice are no longer kept")
+    values = decode_sealed(sealed)
+    return InvoiceDocumentFile(
+        invoice_id=stored.invoice_id,
+        customer_id=stored.customer_id,
+        issue_date=stored.issue_date,
+        pdf=values["pdf"],
+        ubl=values["ubl"],
+    )
 
 
 def invoice_attachments(policy: Policy, settings: Settings) -> AttachmentSource:

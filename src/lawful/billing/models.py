@@ -169,7 +169,13 @@ class Invoice(IdMixin, TimestampMixin, Base):
         Index("ix_invoices_issue_date", "issue_date"),
         {
             "info": {
-                **subject("customer", key="customer_id", when=("buyer_kind", "sole_proprietor")),
+                **subject(
+                    "customer",
+                    key="customer_id",
+                    when=("buyer_kind", "sole_proprietor"),
+                    kept="contract",
+                    since="created_at",
+                ),
                 **_HOLD,
             }
         },
@@ -222,7 +228,7 @@ class InvoiceLine(IdMixin, Base):
     __table_args__ = (
         Index("ix_invoice_lines_invoice", "invoice_id", "position"),
         Index("ix_invoice_lines_subscription", "subscription_id", "kind", "service_start"),
-        {"info": {**subject("customer", key="customer_id"), **_HOLD}},
+        {"info": {**subject("customer", key="customer_id", kept="contract"), **_HOLD}},
     )
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("invoices.id", ondelete="CASCADE"))
@@ -260,7 +266,7 @@ class InvoiceDocumentFile(Base):
     Stored once, so what was sent is what is kept."""
 
     __tablename__ = "invoice_documents"
-    __table_args__ = ({"info": {**subject("customer", key="customer_id"), **_HOLD}},)
+    __table_args__ = ({"info": {**subject("customer", key="customer_id", kept="contract"), **_HOLD}},)
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True

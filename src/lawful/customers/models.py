@@ -49,7 +49,15 @@ class Customer(IdMixin, AddressMixin, TimestampMixin, Base):
     __tablename__ = "customers"
     __table_args__ = (
         Index("ix_customers_legal_name", "legal_name"),
-        {"info": subject("customer", key="id", when=("kind", CustomerKind.sole_proprietor.value))},
+        {
+            "info": subject(
+                "customer",
+                key="id",
+                when=("kind", CustomerKind.sole_proprietor.value),
+                kept="contract",
+                since="created_at",
+            )
+        },
     )
 
     kind: Mapped[CustomerKind] = mapped_column(Enum(CustomerKind, native_enum=False, length=20))
@@ -66,6 +74,9 @@ class Customer(IdMixin, AddressMixin, TimestampMixin, Base):
     )
     contract_start: Mapped[date | None] = mapped_column(Date)
     contract_end: Mapped[date | None] = mapped_column(Date)
+    # Set when the customer's personal data was erased (a sole proprietor's request, or the end of
+    # the retention after the contract ended); the row stays, anonymised, for its invoices' sake.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     contacts: Mapped[list[ContactPerson]] = relationship(
         back_populates="customer", lazy="raise", order_by="ContactPerson.name"
@@ -74,7 +85,7 @@ class Customer(IdMixin, AddressMixin, TimestampMixin, Base):
 
 class ContactPerson(IdMixin, AddressMixin, Base):
     __tablename__ = "contact_persons"
-    __table_args__ = ({"info": subject("customer", key="id")},)
+    __table_args__ = ({"info": subject("customer", key="id", kept="contract", since="created_at")},)
 
     customer_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("customers.id", ondelete="CASCADE"), index=True

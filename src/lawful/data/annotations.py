@@ -28,6 +28,7 @@ CATEGORY = "category"
 NOT_PERSONAL = "not_personal"
 SUBJECT = "subject"
 HOLD = "hold"
+ONLY = "only_under"
 
 
 def personal(category: str, *, identifies: bool = False) -> dict[str, Any]:
@@ -54,18 +55,31 @@ class SubjectSpec:
     key: str
     when: tuple[str, str] | None = None
     logged: bool = True
+    kept: str | None = None
+    since: str | None = None
 
 
 def subject(
-    kind: str, *, key: str = "id", when: tuple[str, str] | None = None, logged: bool = True
+    kind: str,
+    *,
+    key: str = "id",
+    when: tuple[str, str] | None = None,
+    logged: bool = True,
+    kept: str | None = None,
+    since: str | None = None,
 ) -> dict[str, Any]:
     """Table-level annotation: the fideslang data subject and the column that identifies them.
 
     ``logged=False`` keeps the subject's key out of the processing log: the log then records the
     table's processing per statement, not per subject. It is for pseudonymous, high-volume
     monitoring rows, whose keys must not outlive the rows themselves in a log kept far longer.
+
+    ``kept`` names the purpose the rows are kept under: its retention of each column's category
+    is what the retention run applies, and the access report reads the table under it. ``since``
+    is the column with the moment of collection (a timestamp, a date, or milliseconds since the
+    epoch), from which retentions triggered by ``collection`` count.
     """
-    return {SUBJECT: SubjectSpec(kind, key, when, logged)}
+    return {SUBJECT: SubjectSpec(kind, key, when, logged, kept, since)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +100,32 @@ def held(purpose: str, *, date: str, why: str) -> dict[str, Any]:
     if not why.strip():
         raise ValueError("held() needs the reason the law gives")
     return {HOLD: HoldSpec(purpose, date, why)}
+
+
+@dataclass(frozen=True, slots=True)
+class OnlySpec:
+    """A table readable and writable under one purpose only, whatever categories its columns hold."""
+
+    purpose: str
+    why: str
+
+
+def only_under(purpose: str, *, why: str) -> dict[str, Any]:
+    """Table-level annotation: every statement that reaches this table must run under ``purpose``.
+
+    The category check allows a statement when the active purpose declares the categories it
+    reaches; this is stricter. It is for what erasure leaves behind because a law obliges keeping
+    it: the records kept for tax law of an erased person are readable under the legal obligation
+    only, although their categories (a name, an address) are declared under other purposes too.
+    """
+    if not why.strip():
+        raise ValueError("only_under() needs the reason")
+    return {ONLY: OnlySpec(purpose, why)}
+
+
+def table_only(table: Table) -> OnlySpec | None:
+    value = table.info.get(ONLY)
+    return value if isinstance(value, OnlySpec) else None
 
 
 def table_hold(table: Table) -> HoldSpec | None:

@@ -16,6 +16,7 @@ from lawful.data.annotations import (
     column_category,
     personal_columns,
     table_hold,
+    table_only,
     table_subject,
 )
 from lawful.errors import PolicyError
@@ -62,6 +63,23 @@ def check_metadata(metadata: MetaData, policy: Policy) -> list[str]:
                 problems.append(f"{table.name}: subject key {spec.key!r} is not a column")
             if spec.when is not None and spec.when[0] not in table.c:
                 problems.append(f"{table.name}: subject condition column {spec.when[0]!r} is not a column")
+            if spec.since is not None and spec.since not in table.c:
+                problems.append(f"{table.name}: collection column {spec.since!r} is not a column")
+            if has_personal and spec.kept is None:
+                problems.append(f"{table.name}: names no purpose it is kept under (subject(..., kept=...))")
+            kept = next((p for p in policy.purposes if p.key == spec.kept), None)
+            if spec.kept is not None and kept is None:
+                problems.append(f"{table.name}: kept under unknown purpose {spec.kept!r}")
+            elif kept is not None:
+                for column in personal_columns(table):
+                    category = column_category(column)
+                    if category is not None and not kept.covers(category):
+                        problems.append(
+                            f"{table.name}.{column.name}: kept under {kept.key!r}, which does not declare {category!r}"
+                        )
+        only = table_only(table)
+        if only is not None and not any(p.key == only.purpose for p in policy.purposes):
+            problems.append(f"{table.name}: only_under names unknown purpose {only.purpose!r}")
         hold = table_hold(table)
         if hold is not None:
             if hold.date not in table.c:

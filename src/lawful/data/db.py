@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import Executable
 
 from lawful.data.purpose import ACCESS, INTERNAL, Access, Actor, install
 from lawful.errors import PurposeViolation
@@ -82,6 +83,31 @@ def _log_before_commit(session: Session) -> None:
         access.write_log(session.connection())
 
 
+class Purposes:
+    """One transaction whose statements each run under a purpose named with the statement.
+
+    For work that must be atomic across purposes, such as erasing a person: their account is
+    held under ``contract``, their linkable events under ``monitoring`` and their invoices under
+    ``legal_obligation``. Each statement is checked against its own purpose and logged under it.
+    """
+
+    def __init__(self, connection: Connection, accesses: dict[str, Access]) -> None:
+        self.connection = connection
+        self.accesses = accesses
+
+    def execute(self, purpose: str, statement: Executable, params: Any = None) -> CursorResult[Any]:
+        access = self.accesses.get(purpose)
+        if access is None:
+            raise PurposeViolation(
+                f"this unit of work was opened for {', '.join(self.accesses)}, not for {purpose!r}"
+            )
+        return self.connection.execute(statement, params, execution_options={ACCESS: access})
+
+    def write_log(self, connection: Connection) -> None:
+        for access in self.accesses.values():
+            access.write_log(connection)
+
+
 class Database:
     """The database of one Lawful installation, enforcing one policy."""
 
@@ -103,6 +129,12 @@ class Database:
         one processing-log row a minute (``lawful.monitoring.ingest.ProcessingTally``). The
         statements are still checked against the purpose; they are not logged one by one.
         """
+        session = PurposeSession(bind=self.engine, expire_on_commit=False)
+        session.access = self.access(purpose, actor, record=record)
+        return session
+
+    def access(self, purpose: str, actor: Actor, *, record: bool = True) -> Access:
+        """The checked purpose and actor of a unit of work."""
         try:
             declared = self.policy.purpose(purpose)
         except KeyError:
@@ -110,10 +142,7 @@ class Database:
                 f"purpose {purpose!r} is not declared in the policy ({', '.join(self.policy.keys)})"
             ) from None
         self.authorise(purpose, actor)
-        access = Access(declared, actor, record)
-        session = PurposeSession(bind=self.engine, expire_on_commit=False)
-        session.access = access
-        return session
+        return Access(declared, actor, record)
 
     def authorise(self, purpose: str, actor: Actor) -> None:
         """Refuse an actor a purpose the policy does not grant them.
@@ -141,6 +170,22 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def purposes(self, actor: Actor, *purposes: str) -> Iterator[Purposes]:
+        """One transaction across several purposes (see :class:`Purposes`); commits when the block
+        succeeds, rolls back when it raises, and logs the processing either way."""
+        accesses = {key: self.access(key, actor) for key in purposes}
+        work: Purposes | None = None
+        try:
+            with self.engine.begin() as connection:
+                work = Purposes(connection, accesses)
+                yield work
+                work.write_log(connection)
+        finally:
+            if work is not None and any(a.entries for a in accesses.values()):
+                with self.engine.begin() as connection:
+                    work.write_log(connection)
 
     @contextmanager
     def internal(self) -> Iterator[Connection]:

@@ -22,7 +22,7 @@ class ProcessingRecord(Base):
     __table_args__ = (
         Index("ix_processing_log_subject", "subject_table", "subject_id", "at"),
         Index("ix_processing_log_at", "at"),
-        {"info": subject("employee", key="actor_id")},
+        {"info": subject("employee", key="actor_id", kept="accountability", since="at")},
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -27,7 +27,7 @@ from sqlalchemy.sql.elements import BinaryExpression, BindParameter, ColumnEleme
 from sqlalchemy.sql.operators import eq
 from sqlalchemy.sql.selectable import TextualSelect
 
-from lawful.data.annotations import column_category, personal_columns, table_subject
+from lawful.data.annotations import column_category, personal_columns, table_only, table_subject
 from lawful.data.base import utcnow
 from lawful.data.log import ProcessingRecord
 from lawful.errors import PurposeViolation
@@ -118,6 +118,7 @@ class Analysis:
     categories: frozenset[str]
     touches: list[Touch]
     verdicts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    only: dict[str, str] = field(default_factory=dict)  # table -> the one purpose it may be reached under
 
     def uncovered(self, purpose: Purpose) -> tuple[str, ...]:
         verdict = self.verdicts.get(purpose.key)
@@ -147,8 +148,14 @@ def analyse(context: DefaultExecutionContext) -> Analysis:
     operation: Operation = "read"
     by_table: dict[str, set[str]] = defaultdict(set)
     tables: dict[str, Table] = {}
+    only: dict[str, str] = {}
 
     def add(column: Column[Any]) -> None:
+        table_of = column.table
+        if isinstance(table_of, Table) and table_of.name not in only:
+            spec_only = table_only(table_of)
+            if spec_only is not None:
+                only[table_of.name] = spec_only.purpose
         category = column_category(column)
         if category:
             table = column.table
@@ -157,7 +164,11 @@ def analyse(context: DefaultExecutionContext) -> Analysis:
             tables[table.name] = table
 
     for element in visitors.iterate(statement):
-        if isinstance(element, ColumnElement):
+        if isinstance(element, Table):
+            element_only = table_only(element)
+            if element_only is not None:
+                only[element.name] = element_only.purpose
+        elif isinstance(element, ColumnElement):
             for column in _base_columns(element):
                 add(column)
     for entry in getattr(compiled, "_result_columns", ()):
@@ -169,6 +180,9 @@ def analyse(context: DefaultExecutionContext) -> Analysis:
     target: Table | None = None
     if isinstance(statement, Insert | Update | Delete) and isinstance(statement.table, Table):
         target = statement.table
+        target_only = table_only(target)
+        if target_only is not None:
+            only[target.name] = target_only.purpose
         operation = "delete" if isinstance(statement, Delete) else "write"
         if operation == "delete":
             for column in personal_columns(target):
@@ -192,7 +206,9 @@ def analyse(context: DefaultExecutionContext) -> Analysis:
                 name, ",".join(sorted(categories)), name if spec is not None and spec.logged else None, param
             )
         )
-    return Analysis(operation, False, frozenset(c for cats in by_table.values() for c in cats), touches)
+    return Analysis(
+        operation, False, frozenset(c for cats in by_table.values() for c in cats), touches, only=only
+    )
 
 
 def _subject_param(statement: Any, key: Column[Any], bind_names: dict[BindParameter[Any], str]) -> str | None:
@@ -223,6 +239,15 @@ def check_statement(context: DefaultExecutionContext) -> None:
         if compiled is not None:
             compiled._lawful = analysis  # type: ignore[attr-defined]
     access: Access | None = options.get(ACCESS)
+    if analysis.only:
+        wrong = sorted(t for t, p in analysis.only.items() if access is None or p != access.purpose.key)
+        if wrong:
+            purposes = sorted({analysis.only[t] for t in wrong})
+            raise PurposeViolation(
+                f"{', '.join(wrong)} may be reached only under purpose {' and '.join(purposes)}, "
+                f"not under {access.purpose.key if access else 'no purpose'!r}",
+                detail={"purpose": access.purpose.key if access else None, "only": purposes},
+            )
     if access is None:
         if analysis.categories:
             raise PurposeViolation(

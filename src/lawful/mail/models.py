@@ -25,7 +25,7 @@ class OutboundMail(IdMixin, Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status", "status", "created_at"),
-        {"info": subject("employee", key="recipient_id")},
+        {"info": subject("employee", key="recipient_id", kept="contract", since="created_at")},
     )
 
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True, info=personal("user.unique_id"))

@@ -61,7 +61,7 @@ class PageEvent(Base):
     __table_args__ = (
         Index("ix_page_events_site_ts", "site_id", "ts"),
         Index("ix_page_events_ts", "ts"),
-        {"info": subject("anonymous_user", key="visitor_id", logged=False)},
+        {"info": subject("anonymous_user", key="visitor_id", logged=False, kept="monitoring", since="ts")},
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)
@@ -105,7 +105,7 @@ class UsageEvent(Base):
         # covering: a customer's totals over a few days read the index only (bench/billing.py)
         Index("ix_usage_events_customer_ts_code_value", "customer_id", "ts", "code", "value_micros"),
         Index("ix_usage_events_ts", "ts"),
-        {"info": subject("employee", key="user_id", logged=False)},
+        {"info": subject("employee", key="user_id", logged=False, kept="monitoring", since="ts")},
     )
 
     id: Mapped[int] = mapped_column(EventId, primary_key=True, autoincrement=True)

@@ -23,15 +23,20 @@ class SupportContact(IdMixin, Base):
     __tablename__ = "support_contacts"
     __table_args__ = (
         Index("ix_support_contacts_customer", "customer_id", "occurred_at"),
-        {"info": subject("customer", key="customer_id")},
+        {"info": subject("customer", key="customer_id", kept="contract", since="occurred_at")},
     )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("customers.id", ondelete="CASCADE"))
+    # Whom the conversation was with: personal data of that person (their access report finds
+    # the conversation through it, and erasing them erases the summary).
     contact_person_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("contact_persons.id", ondelete="SET NULL"), index=True
+        Uuid,
+        ForeignKey("contact_persons.id", ondelete="SET NULL"),
+        index=True,
+        info=personal("user.unique_id"),
     )
     user_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="SET NULL"), index=True
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), index=True, info=personal("user.unique_id")
     )
     staff_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("staff.id", ondelete="SET NULL"), index=True

@@ -50,7 +50,7 @@ class StaffRole(enum.StrEnum):
 
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
-    __table_args__ = ({"info": subject("employee", key="id")},)
+    __table_args__ = ({"info": subject("employee", key="id", kept="contract", since="created_at")},)
 
     customer_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("customers.id", ondelete="CASCADE"), index=True
@@ -75,7 +75,7 @@ class User(IdMixin, TimestampMixin, Base):
 
 class Staff(IdMixin, TimestampMixin, Base):
     __tablename__ = "staff"
-    __table_args__ = ({"info": subject("employee", key="id")},)
+    __table_args__ = ({"info": subject("employee", key="id", kept="staff_access", since="created_at")},)
 
     name: Mapped[str] = mapped_column(String(200), info=personal("user.name", identifies=True))
     email: Mapped[str] = mapped_column(
@@ -98,7 +98,7 @@ class WebSession(Base):
     __tablename__ = "web_sessions"
     __table_args__ = (
         Index("ix_web_sessions_principal", "principal_kind", "principal_id"),
-        {"info": subject("employee", key="principal_id")},
+        {"info": subject("employee", key="principal_id", kept="contract", since="created_at")},
     )
 
     token_hash: Mapped[str] = mapped_column(
@@ -124,7 +124,7 @@ class OneTimeToken(Base):
     __tablename__ = "one_time_tokens"
     __table_args__ = (
         Index("ix_one_time_tokens_principal", "principal_kind", "principal_id"),
-        {"info": subject("employee", key="principal_id")},
+        {"info": subject("employee", key="principal_id", kept="contract", since="created_at")},
     )
 
     token_hash: Mapped[str] = mapped_column(
@@ -155,7 +155,7 @@ class LoginRecord(IdMixin, Base):
     __table_args__ = (
         Index("ix_login_records_principal", "principal_id", "at"),
         Index("ix_login_records_ip", "ip_address", "at"),
-        {"info": subject("employee", key="principal_id")},
+        {"info": subject("employee", key="principal_id", kept="contract", since="at")},
     )
 
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -169,7 +169,7 @@ class ApiToken(IdMixin, Base):
     """A bearer token for staff automation; it acts with its staff member's role."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = ({"info": subject("employee", key="staff_id")},)
+    __table_args__ = ({"info": subject("employee", key="staff_id", kept="staff_access", since="created_at")},)
 
     staff_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("staff.id", ondelete="CASCADE"), index=True)
     label: Mapped[str] = mapped_column(

@@ -1,0 +1,1 @@
+"""Data-subject rights (GDPR arts. 12-21): requests, the access report, erasure, restriction, objection."""

@@ -1,0 +1,109 @@
+"""Erasure end to end, for each kind of person, on both databases."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select
+from tests.rights.world import SETTINGS, build, where_found
+
+from lawful.billing import invoices
+from lawful.billing.models import Invoice
+from lawful.data.db import Database
+from lawful.data.log import ProcessingRecord
+from lawful.data.purpose import Actor
+from lawful.errors import PurposeViolation
+from lawful.rights.erasure import erase
+from lawful.rights.models import SealedRecord, SubjectKind
+from lawful.rights.subjects import Subject
+
+ACTOR = Actor.system("tests:erasure")
+
+
+def test_erasing_a_user_leaves_their_identifiers_nowhere(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    world = build(database)
+    assert set(where_found(database, world.user.identifiers)) == set(world.user.identifiers)
+    result = erase(database, Subject(SubjectKind.user, world.user.id), actor=ACTOR)
+    assert result is not None
+    assert where_found(database, world.user.identifiers) == {}
+    # the other customer's user keeps everything
+    assert set(where_found(database, world.other_user.identifiers)) == set(world.other_user.identifiers)
+    erased = {(e["table"], e["action"]) for e in result.as_dict()["erased"]}
+    assert ("users", "deleted") in erased and ("login_records", "deleted") in erased
+    assert ("support_contacts", "anonymised") in erased
+    for needle in world.user.identifiers:
+        assert needle not in caplog.text
+
+
+def test_erasing_a_sole_proprietor_keeps_only_the_sealed_invoice_records(database: Database) -> None:
+    world = build(database)
+    result = erase(database, Subject(SubjectKind.sole_proprietor, world.customer.id), actor=ACTOR)
+    assert result is not None
+    found = where_found(
+        database, world.customer.identifiers + world.user.identifiers + world.contact.identifiers
+    )
+    assert found, "the invoice's buyer must be kept for tax law"
+    assert all(tables == {"sealed_records"} for tables in found.values()), found
+    kept = result.as_dict()["kept"]
+    assert any(k["table"] == "invoices" and k["until"] == "2033-12-31" for k in kept), kept
+    for purpose in ("contract", "accountability", "monitoring"):
+        with pytest.raises(PurposeViolation), database.unit_of_work(purpose, ACTOR) as session:
+            session.scalars(select(SealedRecord)).all()
+    with database.unit_of_work("legal_obligation", ACTOR) as session:
+        sealed = session.scalars(select(SealedRecord)).all()
+    assert any("Jan de Vries Advies" in s.values for s in sealed)
+
+
+def test_erasing_a_contact_person(database: Database) -> None:
+    world = build(database)
+    assert set(where_found(database, world.contact.identifiers)) == set(world.contact.identifiers)
+    result = erase(database, Subject(SubjectKind.contact_person, world.contact.id), actor=ACTOR)
+    assert result is not None
+    assert where_found(database, world.contact.identifiers) == {}
+    assert set(where_found(database, world.user.identifiers)) == set(world.user.identifiers)
+    assert erase(database, Subject(SubjectKind.contact_person, world.contact.id), actor=ACTOR) is None
+
+
+def test_sealed_invoice_documents_are_for_the_tax_law_only(database: Database) -> None:
+    world = build(database)
+    with database.unit_of_work("legal_obligation", ACTOR) as session:
+        invoice = invoices.get_invoice(session, world.invoice_ids[0])
+        before = invoices.documents(session, invoice, policy=database.policy, settings=SETTINGS).pdf
+    shop = [i for i in world.invoice_ids if _customer_of(database, i) == world.customer.id]
+    assert erase(database, Subject(SubjectKind.sole_proprietor, world.customer.id), actor=ACTOR) is not None
+    with database.unit_of_work("legal_obligation", ACTOR) as session:
+        invoice = invoices.get_invoice(session, shop[0])
+        assert invoice.buyer_name == "(erased)"
+        kept = invoices.documents(session, invoice, policy=database.policy, settings=SETTINGS)
+        assert kept.pdf.startswith(b"%PDF") and world.customer.identifiers[1].encode() in kept.ubl
+    if shop[0] == world.invoice_ids[0]:
+        assert kept.pdf == before
+    with pytest.raises(PurposeViolation), database.unit_of_work("contract", ACTOR) as session:
+        invoice = invoices.get_invoice(session, shop[0])
+        invoices.documents(session, invoice, policy=database.policy, settings=SETTINGS)
+    # the books still add up: amounts stay on the invoice, readable for the revenue report
+    with database.unit_of_work("legal_obligation", ACTOR) as session:
+        assert invoices.get_invoice(session, shop[0]).total_cents > 0
+
+
+def test_erasure_is_logged_under_each_purpose_it_used(database: Database) -> None:
+    world = build(database)
+    erase(database, Subject(SubjectKind.user, world.user.id), actor=ACTOR)
+    with database.unit_of_work("accountability", ACTOR) as session:
+        rows = session.execute(
+            select(ProcessingRecord.purpose, ProcessingRecord.operation, ProcessingRecord.table_name).where(
+                ProcessingRecord.actor_id == "tests:erasure"
+            )
+        ).all()
+    assert ("contract", "delete", "users") in {tuple(r) for r in rows}
+    assert ("contract", "delete", "login_records") in {tuple(r) for r in rows}
+    assert {r[0] for r in rows} >= {"contract", "accountability"}
+
+
+def _customer_of(db: Database, invoice_id: object) -> object:
+    with db.unit_of_work("contract", ACTOR) as session:
+        return session.scalar(select(Invoice.customer_id).where(Invoice.id == invoice_id))
