@@ -39,7 +39,10 @@ def test_erasing_a_user_leaves_their_identifiers_nowhere(
         assert needle not in caplog.text
 
 
-def test_erasing_a_sole_proprietor_keeps_only_the_sealed_invoice_records(database: Database) -> None:
+def test_erasing_a_sole_proprietor_keeps_only_the_sealed_invoice_records(
+    database: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     world = build(database)
     result = erase(database, Subject(SubjectKind.sole_proprietor, world.customer.id), actor=ACTOR)
     assert result is not None
@@ -56,6 +59,8 @@ def test_erasing_a_sole_proprietor_keeps_only_the_sealed_invoice_records(databas
     with database.unit_of_work("legal_obligation", ACTOR) as session:
         sealed = session.scalars(select(SealedRecord)).all()
     assert any("Jan de Vries Advies" in s.values for s in sealed)
+    for needle in world.customer.identifiers + world.user.identifiers + world.contact.identifiers:
+        assert needle.lower() not in caplog.text.lower()
 
 
 def test_erasing_a_contact_person(database: Database) -> None:

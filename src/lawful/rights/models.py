@@ -73,6 +73,7 @@ class RequestStatus(enum.StrEnum):
 
 class Channel(enum.StrEnum):
     portal = "portal"
+    website = "website"  # a visitor's own browser, on the public page about their visits
     email = "email"
     phone = "phone"
     letter = "letter"
