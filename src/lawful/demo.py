@@ -176,6 +176,7 @@ class DemoResult:
     staff: int = 0
     logins: list[Login] = field(default_factory=list)
     billing: BillingResult | None = None
+    rights_requests: int = 0
 
 
 def load_demo(
@@ -231,6 +232,9 @@ def load_demo(
             result.billing = load_billing(
                 db, settings=settings, now=now, seed=seed, progress=billing_progress
             )
+        from lawful.rights.demo import load_rights_demo
+
+        result.rights_requests = load_rights_demo(db, now=now, seed=seed, settings=settings).requests
     result.logins = demo_logins(db)
     return result
 
