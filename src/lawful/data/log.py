@@ -22,6 +22,7 @@ class ProcessingRecord(Base):
     __table_args__ = (
         Index("ix_processing_log_subject", "subject_table", "subject_id", "at"),
         Index("ix_processing_log_at", "at"),
+        Index("ix_processing_log_actor", "actor_id", "at"),  # what a person did, for their access report
         {"info": subject("employee", key="actor_id", kept="accountability", since="at")},
     )
 

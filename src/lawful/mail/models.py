@@ -25,6 +25,7 @@ class OutboundMail(IdMixin, Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status", "status", "created_at"),
+        Index("ix_outbox_to_address", "to_address"),  # a person's access report and erasure find mail to them
         {"info": subject("employee", key="recipient_id", kept="contract", since="created_at")},
     )
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -105,6 +106,13 @@ class UsageEvent(Base):
         # covering: a customer's totals over a few days read the index only (bench/billing.py)
         Index("ix_usage_events_customer_ts_code_value", "customer_id", "ts", "code", "value_micros"),
         Index("ix_usage_events_ts", "ts"),
+        # A person's usage events, for their access report, erasure and objection (most have none).
+        Index(
+            "ix_usage_events_user",
+            "user_id",
+            sqlite_where=text("user_id IS NOT NULL"),
+            postgresql_where=text("user_id IS NOT NULL"),
+        ),
         {"info": subject("employee", key="user_id", logged=False, kept="monitoring", since="ts")},
     )
 

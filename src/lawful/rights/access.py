@@ -23,10 +23,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import MetaData, Table, or_, select
+from sqlalchemy import ColumnElement, MetaData, Table, and_, or_, select
 
 from lawful.authorities.models import Disclosure, DisclosureSubject
-from lawful.data.annotations import column_category, personal_columns
+from lawful.data.annotations import column_category, personal_columns, table_subject
+from lawful.data.base import table_of
 from lawful.data.db import Database, Purposes
 from lawful.data.log import ProcessingRecord
 from lawful.data.purpose import Actor
@@ -208,13 +209,25 @@ def _purpose_view(policy: Policy, purpose: Purpose, categories: list[Any]) -> di
     return view
 
 
+def logged_about(subject: Subject) -> ColumnElement[bool]:
+    """Processing-log entries about the person: they name the table whose row was about them, so
+    the condition lists every table with a logged subject (the log's index then serves)."""
+    from lawful.schema import metadata
+
+    log = table_of(ProcessingRecord)
+    logged = sorted(
+        t.name for t in metadata.sorted_tables if (s := table_subject(t)) is not None and s.logged
+    )
+    return and_(log.c.subject_table.in_(logged), log.c.subject_id == str(subject.id))
+
+
 def processing_entries(work: Purposes, subject: Subject) -> list[dict[str, Any]]:
     """Processing-log entries about the person and by the person (never naming staff members)."""
     key = str(subject.id)
-    log = ProcessingRecord.__table__
+    log = table_of(ProcessingRecord)
     rows = work.execute(
         "accountability",
-        select(log).where(or_(log.c.subject_id == key, log.c.actor_id == key)).order_by(log.c.at.desc()),
+        select(log).where(or_(logged_about(subject), log.c.actor_id == key)).order_by(log.c.at.desc()),
     ).mappings()
     out = []
     for row in rows:

@@ -38,7 +38,7 @@ from lawful.data.log import ProcessingRecord
 from lawful.data.purpose import Actor
 from lawful.policy.model import Policy
 from lawful.retention.holds import held_until
-from lawful.rights.access import purposes_needed, root_values
+from lawful.rights.access import logged_about, purposes_needed, root_values
 from lawful.rights.models import SealedRecord, SubjectKind
 from lawful.rights.subjects import Link, Subject, blank, is_numeric, links, purpose_of, root_table
 
@@ -325,9 +325,9 @@ def erase(
             from lawful.rights.visitors import delete_events
 
             result.note("page_events", "deleted", delete_events(work, visitor_codes), ["user.behavior"])
-        log = ProcessingRecord.__table__
         logged = work.execute(
-            "accountability", select(func.count()).select_from(log).where(log.c.subject_id == str(subject.id))
+            "accountability",
+            select(func.count()).select_from(table_of(ProcessingRecord)).where(logged_about(subject)),
         ).scalar_one()
         retention = policy.purpose("accountability").category("user.unique_id")
         result.keep(

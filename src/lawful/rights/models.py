@@ -102,6 +102,7 @@ class RightsRequest(IdMixin, Base):
     __table_args__ = (
         Index("ix_rights_requests_status_due", "status", "due_on"),
         Index("ix_rights_requests_subject", "subject_id"),
+        Index("ix_rights_requests_requester_email", "requester_email"),
         {"info": subject("customer", key="subject_id", kept="accountability", since="received_at")},
     )
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Column, ColumnElement, LargeBinary, MetaData, String, Table, Text, Uuid, and_, func
+from sqlalchemy import Column, ColumnElement, LargeBinary, MetaData, String, Table, Text, Uuid, and_
 from sqlalchemy.types import Integer, Numeric
 
 from lawful.data.annotations import (
@@ -83,7 +83,8 @@ class Link:
             value = values.get(self.match or "")
             if not value:
                 return None
-            clause: ColumnElement[bool] = func.lower(self.column) == str(value).lower()
+            # As stored, or lower-case as Lawful stores addresses it normalised: the column's index serves.
+            clause: ColumnElement[bool] = self.column.in_(sorted({str(value), str(value).lower()}))
         elif isinstance(self.column.type, Uuid):
             clause = self.column == subject_id
         else:

@@ -97,7 +97,7 @@ class WebSession(Base):
 
     __tablename__ = "web_sessions"
     __table_args__ = (
-        Index("ix_web_sessions_principal", "principal_kind", "principal_id"),
+        Index("ix_web_sessions_principal", "principal_id", "principal_kind"),
         {"info": subject("employee", key="principal_id", kept="contract", since="created_at")},
     )
 
@@ -123,7 +123,7 @@ class OneTimeToken(Base):
 
     __tablename__ = "one_time_tokens"
     __table_args__ = (
-        Index("ix_one_time_tokens_principal", "principal_kind", "principal_id"),
+        Index("ix_one_time_tokens_principal", "principal_id", "principal_kind"),
         {"info": subject("employee", key="principal_id", kept="contract", since="created_at")},
     )
 
