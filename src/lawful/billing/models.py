@@ -228,6 +228,7 @@ class InvoiceLine(IdMixin, Base):
     __table_args__ = (
         Index("ix_invoice_lines_invoice", "invoice_id", "position"),
         Index("ix_invoice_lines_subscription", "subscription_id", "kind", "service_start"),
+        Index("ix_invoice_lines_customer", "customer_id"),
         {"info": {**subject("customer", key="customer_id", kept="contract"), **_HOLD}},
     )
 
@@ -266,7 +267,10 @@ class InvoiceDocumentFile(Base):
     Stored once, so what was sent is what is kept."""
 
     __tablename__ = "invoice_documents"
-    __table_args__ = ({"info": {**subject("customer", key="customer_id", kept="contract"), **_HOLD}},)
+    __table_args__ = (
+        Index("ix_invoice_documents_customer", "customer_id"),
+        {"info": {**subject("customer", key="customer_id", kept="contract"), **_HOLD}},
+    )
 
     invoice_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True
