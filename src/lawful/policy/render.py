@@ -8,6 +8,9 @@ customer reads and what a supervisory authority is shown cannot drift from what 
   a policy string can never inject markup).
 * :func:`ropa_record` builds the GDPR art. 30(1) record of processing activities as plain data;
   :func:`render_ropa` writes it as JSON, CSV (one row per purpose and data category) or HTML.
+  Given the authorities actually disclosed to (from the register of disclosures, read by the
+  caller: this module reads no database), the record lists them among the recipients of the
+  legal-obligation purpose; without them it is rendered from the policy alone.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import csv
 import io
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from typing import Any, Literal
 
@@ -26,7 +31,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from lawful.policy.loader import policy_hash
-from lawful.policy.model import Category, LegalBasis, Person, Policy, Purpose
+from lawful.policy.model import Category, LegalBasis, Person, Policy, Purpose, Recipient
 
 SECTIONS = {
     "a": "When you use our services",
@@ -38,6 +43,9 @@ SUBJECT_WORDS = {
     "employee": "the users of our customers (their employees and associates)",
     "anonymous_user": "visitors of our website",
 }
+
+#: The purpose under which disclosures to authorities are made (the register's recipients go there).
+DISCLOSURE_PURPOSE = "legal_obligation"
 
 NO_TRANSFER = "We do not transfer this data to countries outside the European Economic Area (EEA)."
 
@@ -183,7 +191,55 @@ def _person(person: Person | None) -> dict[str, str] | None:
     return {"name": person.name, "email": person.email, "phone": person.phone, "address": person.address}
 
 
-def _activity(policy: Policy, p: Purpose) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class DisclosedTo:
+    """An authority the register of disclosures says was disclosed to: how often, first and last."""
+
+    name: str
+    kind: str
+    count: int
+    first: date
+    last: date
+
+    @property
+    def phrase(self) -> str:
+        if self.count == 1:
+            return f"disclosed to once, on {self.first.isoformat()} (register of disclosures)"
+        return (
+            f"disclosed to {self.count} times, from {self.first.isoformat()} to {self.last.isoformat()} "
+            "(register of disclosures)"
+        )
+
+    def facts(self) -> dict[str, Any]:
+        return {"count": self.count, "first": self.first.isoformat(), "last": self.last.isoformat()}
+
+
+def _recipients(p: Purpose, disclosed: Sequence[DisclosedTo] | None) -> list[dict[str, Any]]:
+    """The purpose's recipients; for the disclosure purpose, with the authorities disclosed to.
+
+    A declared recipient that was disclosed to says so in its condition (and in ``disclosed``);
+    an authority the policy does not name is added, with the kind the register gives it.
+    """
+    declared = [r.model_dump(mode="json") for r in p.recipients]
+    if disclosed is None or p.key != DISCLOSURE_PURPOSE:
+        return declared
+    by_name = {r["name"].casefold(): r for r in declared}
+    for entry in disclosed:
+        match = by_name.get(entry.name.casefold())
+        if match is None:
+            match = Recipient(
+                name=entry.name,
+                kind=entry.kind if entry.kind in ("authority", "regulator") else "authority",
+                description="named in the register of disclosures, not in the statement",
+            ).model_dump(mode="json")
+            by_name[entry.name.casefold()] = match
+            declared.append(match)
+        match["disclosed"] = entry.facts()
+        match["condition"] = "; ".join(part for part in (match["condition"], entry.phrase) if part)
+    return declared
+
+
+def _activity(policy: Policy, p: Purpose, disclosed: Sequence[DisclosedTo] | None = None) -> dict[str, Any]:
     categories = [
         {
             "key": c.key,
@@ -224,7 +280,7 @@ def _activity(policy: Policy, p: Purpose) -> dict[str, Any]:
             for s in p.data_subjects
         ],
         "personal_data_categories": categories,
-        "recipients": [r.model_dump(mode="json") for r in p.recipients],
+        "recipients": _recipients(p, disclosed),
         "third_country_transfers": [t.model_dump(mode="json") for t in p.transfers],
         "third_country_transfers_note": (
             "transfers to third countries, each with its safeguard"
@@ -247,15 +303,18 @@ def _activity(policy: Policy, p: Purpose) -> dict[str, Any]:
     }
 
 
-def ropa_record(policy: Policy) -> dict[str, Any]:
+def ropa_record(policy: Policy, disclosed: Sequence[DisclosedTo] | None = None) -> dict[str, Any]:
     """The GDPR art. 30(1) record of processing activities, as JSON-ready data.
 
     (a) ``controller``; per entry of ``activities``: (b) the purpose, (c) the categories of data
     subjects and of personal data, (d) the recipients, (e) transfers to third countries,
     (f) the time limits for erasure and (g) the security measures.
+
+    ``disclosed``: the authorities the register of disclosures says were disclosed to, listed
+    among the recipients of :data:`DISCLOSURE_PURPOSE`; None renders the policy alone.
     """
     org = policy.organisation
-    return {
+    record: dict[str, Any] = {
         "controller": {
             "name": org.name,
             "address": org.address,
@@ -269,8 +328,11 @@ def ropa_record(policy: Policy) -> dict[str, Any]:
             "effective": policy.effective.isoformat(),
             "hash": policy_hash(policy),
         },
-        "activities": [_activity(policy, p) for p in policy.purposes],
+        "activities": [_activity(policy, p, disclosed) for p in policy.purposes],
     }
+    if disclosed is not None:
+        record["generated_from"]["register_of_disclosures"] = True
+    return record
 
 
 CSV_COLUMNS = [
@@ -349,9 +411,14 @@ def _ropa_csv(record: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def render_ropa(policy: Policy, fmt: Literal["json", "csv", "html"] = "json") -> str:
-    """The record of processing activities as JSON, CSV or a standalone HTML page."""
-    record = ropa_record(policy)
+def render_ropa(
+    policy: Policy,
+    fmt: Literal["json", "csv", "html"] = "json",
+    disclosed: Sequence[DisclosedTo] | None = None,
+) -> str:
+    """The record of processing activities as JSON, CSV or a standalone HTML page (``disclosed``:
+    see :func:`ropa_record`)."""
+    record = ropa_record(policy, disclosed)
     if fmt == "json":
         return json.dumps(record, indent=2, ensure_ascii=False) + "\n"
     if fmt == "csv":

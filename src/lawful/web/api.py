@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from lawful import __version__
+from lawful.authorities.service import OFFICER_PURPOSES, disclosed_recipients
 from lawful.data import log_repository
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
@@ -200,8 +201,15 @@ def get_policy_document(policy: Policy = Depends(get_policy)) -> Policy:
 
 
 @router.get("/policy/record", summary="The GDPR art. 30(1) record of processing activities")
-def get_record(policy: Policy = Depends(get_policy)) -> dict[str, Any]:
-    record: dict[str, Any] = ropa_record(policy)
+def get_record(
+    policy: Policy = Depends(get_policy),
+    db: Database = Depends(get_db),
+    caller: CurrentStaff | None = Depends(optional_staff),
+) -> dict[str, Any]:
+    # The record as the policy declares it; for the privacy officer, who keeps the register, also
+    # the authorities actually disclosed to (which authorities received data is not public).
+    keeps_register = caller is not None and all(policy.role_may(caller.role, p) for p in OFFICER_PURPOSES)
+    record: dict[str, Any] = ropa_record(policy, disclosed_recipients(db) if keeps_register else None)
     return record
 
 
