@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import date
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from stdnum.eu import vat
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -14,6 +14,7 @@ from lawful.customers import repository
 from lawful.customers.models import ContactPerson, Customer, CustomerKind, CustomerStatus
 from lawful.data.base import utcnow
 from lawful.errors import Conflict, Invalid, NotFound
+from lawful.users.service import refuse_if_restricted
 
 KVK = re.compile(r"^\d{8}$")
 EU_COUNTRIES = frozenset(
@@ -47,6 +48,16 @@ EU_COUNTRIES = frozenset(
         "SK",
     ]
 )
+
+
+def _unrestricted(row: Customer | ContactPerson) -> None:
+    """Refuse to change a contact person or a sole proprietor whose processing is restricted (art. 18);
+    a company's own data is not personal and is not restricted."""
+    if isinstance(row, Customer) and row.kind is not CustomerKind.sole_proprietor:
+        return
+    session = object_session(row)
+    if session is not None:
+        refuse_if_restricted(session, row.id)
 
 
 def clean_vat(number: str | None) -> str | None:
@@ -131,6 +142,7 @@ UPDATABLE = frozenset(
 
 def update_customer(session: Session, customer: Customer, changes: dict[str, object]) -> Customer:
     """Apply a partial update; ending the contract sets the status and starts the retention clocks."""
+    _unrestricted(customer)
     unknown = set(changes) - UPDATABLE
     if unknown:
         raise Invalid(f"these fields cannot be changed: {', '.join(sorted(unknown))}")
@@ -156,6 +168,7 @@ def update_customer(session: Session, customer: Customer, changes: dict[str, obj
 
 
 def end_contract(customer: Customer, *, on: date) -> None:
+    _unrestricted(customer)
     if customer.contract_start and on < customer.contract_start:
         raise Invalid("the contract cannot end before it starts", detail={"field": "contract_end"})
     customer.contract_end = on
@@ -210,6 +223,7 @@ def get_contact(session: Session, customer_id: uuid.UUID, contact_id: uuid.UUID)
 
 
 def update_contact(contact: ContactPerson, changes: dict[str, object]) -> ContactPerson:
+    _unrestricted(contact)
     allowed = {"name", "email", "phone", "street", "postal_code", "city", "country"}
     unknown = set(changes) - allowed
     if unknown:
@@ -226,4 +240,5 @@ def update_contact(contact: ContactPerson, changes: dict[str, object]) -> Contac
 
 
 def remove_contact(session: Session, contact: ContactPerson) -> None:
+    refuse_if_restricted(session, contact.id)
     session.delete(contact)

@@ -155,15 +155,22 @@ class TrackerEndpoint:
         return 202, b'{"status":"accepted"}'
 
     def _user_objected(self, scope: Scope, headers: dict[str, str]) -> bool:
-        """A signed-in portal user who objected to monitoring (their cookie comes along same-site)."""
+        """A signed-in portal user who objected to monitoring (their cookie comes along same-site),
+        or whose processing is restricted (GDPR art. 18: their data is only stored)."""
         if "lawful_portal=" not in headers.get("cookie", ""):
             return False
         from starlette.requests import Request as StarletteRequest
 
+        from lawful.rights.service import restriction_of
         from lawful.web.auth import optional_user
 
         caller = optional_user(StarletteRequest(scope), self.tracker.db)
-        return caller is not None and caller.user.monitoring_objection_at is not None
+        if caller is None:
+            return False
+        if caller.user.monitoring_objection_at is not None:
+            return True
+        with self.tracker.db.unit_of_work(PURPOSE, INGEST, record=False) as session:
+            return restriction_of(session, caller.user.id) is not None
 
     @staticmethod
     async def _answer(send: Send, status: int, body: bytes) -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from lawful.customers.models import Customer
 from lawful.errors import Conflict, Invalid, NotFound, Unauthorized
 from lawful.monitoring.models import UsageEvent, UsageService
+from lawful.rights.models import Restriction
 from lawful.users.models import User
 from lawful.users.security import new_token, token_hash
 
@@ -241,7 +242,8 @@ def record(
 def _check_accounts(
     session: Session, rows: dict[str, tuple[int, dict[str, Any]]], outcomes: list[Outcome | None]
 ) -> None:
-    """Refuse unknown customers and users of another customer; unlink users who objected."""
+    """Refuse unknown customers and users of another customer; unlink users who objected or whose
+    processing is restricted."""
     customers = {row["customer_id"] for _, row in rows.values()}
     users = {row["user_id"] for _, row in rows.values() if row["user_id"] is not None}
     known = (
@@ -257,6 +259,15 @@ def _check_accounts(
         if users
         else {}
     )
+    if people:  # a restriction of processing (art. 18) unlinks them too, while it is in force
+        restricted = set(
+            session.scalars(
+                select(Restriction.subject_id).where(
+                    Restriction.subject_id.in_(list(people)), Restriction.lifted_at.is_(None)
+                )
+            )
+        )
+        people = {k: (c, o or k in restricted) for k, (c, o) in people.items()}
     for key in list(rows):
         index, row = rows[key]
         reason = None

@@ -50,6 +50,33 @@ BAD_CREDENTIALS = "the e-mail address or the password is wrong"
 THROTTLED = "too many failed attempts to sign in; wait a few minutes and try again"
 
 
+RESTRICTED = (
+    "processing of this person's data is restricted (GDPR art. 18): it is only stored until the "
+    "privacy officer lifts the restriction"
+)
+#: The purpose of the privacy officer's own work on a person, which a restriction does not stop.
+OFFICER_PURPOSE = "accountability"
+
+
+def refuse_if_restricted(session: Session, subject_id: uuid.UUID) -> None:
+    """Refuse to change a person's data while a restriction of processing is in force (GDPR art. 18).
+
+    The person is a user, a contact person or a sole proprietor (``subject_id`` is their row's id).
+    Work done under ``accountability`` (the privacy officer's) goes on.
+    """
+    access = getattr(session, "access", None)
+    if access is not None and access.purpose.key == OFFICER_PURPOSE:
+        return
+    from lawful.rights.service import restriction_of  # rights builds on this package
+
+    restriction = restriction_of(session, subject_id)
+    if restriction is not None:
+        raise Conflict(
+            RESTRICTED,
+            detail={"restriction_id": str(restriction.id), "since": restriction.since.isoformat()},
+        )
+
+
 def purpose_of(kind: PrincipalKind) -> str:
     return PURPOSE[kind]
 
@@ -484,6 +511,7 @@ def revoke_api_token(session: Session, staff: Staff, token_id: uuid.UUID) -> Api
 
 
 def change_role(session: Session, user: User, role: UserRole) -> None:
+    refuse_if_restricted(session, user.id)
     if (
         user.role == UserRole.admin
         and role != UserRole.admin
@@ -495,6 +523,7 @@ def change_role(session: Session, user: User, role: UserRole) -> None:
 
 
 def remove_user(session: Session, user: User) -> None:
+    refuse_if_restricted(session, user.id)
     if (
         user.role == UserRole.admin
         and user.status == AccountStatus.active
