@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from lawful.data.db import Database
 from lawful.errors import Conflict, Gone, Invalid, LawfulError, NotFound
 from lawful.policy.model import Policy
+from lawful.rights import service as rights
+from lawful.rights.service import Browser
 from lawful.settings import Settings
 from lawful.users import repository as repo
 from lawful.users import service
@@ -406,6 +408,13 @@ def change_profile(
         "object": "objection_recorded",
         "withdraw": "objection_withdrawn",
     }
+    if action == "object":  # a request under GDPR art. 21, answered at once (lawful.rights)
+        browser = Browser(client_ip(request), request.headers.get("user-agent", "")[:512])
+        rights.file_from_portal(db, caller.user, kind="objection", browser=browser)
+        return _see_other(f"/portal/profile?ok={done[action]}")
+    if action == "withdraw":
+        rights.withdraw_objection(db, caller.id, actor=caller.actor)
+        return _see_other(f"/portal/profile?ok={done[action]}")
     try:
         if action not in done:
             raise Invalid("that is not something this page can do")
@@ -416,8 +425,6 @@ def change_profile(
             assert isinstance(user, User)
             if action == "password":
                 service.change_password(session, user, current=current_password, new=new_password, cfg=cfg)
-            elif action in ("object", "withdraw"):
-                service.set_monitoring_objection(user, objects=action == "object")
             elif action == "totp_on":
                 service.enable_totp(user, secret=secret, code=code)
             else:

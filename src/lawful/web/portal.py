@@ -104,6 +104,7 @@ def portal_context(
             nav.append(("/portal/usage", "Usage"))
             nav.append(("/portal/billing", "Billing"))
         nav.append(("/portal/my-data", "My data"))
+        nav.append(("/portal/rights", "My requests"))
     return {
         "area_name": AREA,
         "home": HOME,
