@@ -14,19 +14,18 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import update
-
 from lawful.background import running
+from lawful.data.base import table_of
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
 from lawful.monitoring import rollups
 from lawful.monitoring.ingest import PURPOSE
-from lawful.monitoring.models import UsageEvent
+from lawful.monitoring.models import PageEvent, UsageEvent
 from lawful.monitoring.salts import rotate
+from lawful.retention import sweeper
 
 log = logging.getLogger("lawful.monitoring")
 JOB = Actor.system("monitoring-maintenance")
-USER_LINK = "user.unique_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,30 +44,27 @@ class Report:
         ]
 
 
-def unlink_usage_users(db: Database, *, now: datetime) -> int:
-    """Remove the user from usage events older than the policy keeps that link (they still count)."""
-    declared = db.policy.purpose(PURPOSE).category(USER_LINK)
-    if declared is None or declared.retention is None:
-        return 0
-    cutoff = now - declared.retention.delta
-    with db.unit_of_work(PURPOSE, JOB) as session:
-        result = session.execute(
-            update(UsageEvent)
-            .where(UsageEvent.user_id.is_not(None), UsageEvent.ts < int(cutoff.timestamp() * 1000))
-            .values(user_id=None)
-            .execution_options(synchronize_session=False)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
-
 def run(db: Database, *, now: datetime | None = None) -> Report:
+    """Destroy old salts, roll up finished days, and apply the retention of the monitoring tables.
+
+    The retention itself (raw events deleted, usage events unlinked from their user) is the
+    retention run's, limited to the tables kept under monitoring
+    (:func:`lawful.retention.sweeper.run_tables`): one place applies the policy, and what it
+    deletes is in the retention log.
+    """
     now = now or datetime.now(UTC)
     measures = db.policy.monitoring
     with db.unit_of_work(PURPOSE, JOB) as session:
         destroyed = rotate(session, now=now, lifetime_hours=measures.salt_lifetime_hours)
-    purged = rollups.purge_raw(db, now=now)  # rolls up every finished day first
-    unlinked = unlink_usage_users(db, now=now)
-    return Report(destroyed, len(purged.rolled), purged.total_deleted, unlinked)
+    rolled = rollups.roll_up(db, now=now)  # dashboards need finished days whatever expires
+    tables = {r.table.name for r in sweeper.rules(db.policy) if r.purpose == PURPOSE}
+    swept = sweeper.run_tables(db, tables, now=now, actor=JOB)
+    return Report(
+        destroyed,
+        len(rolled) + swept.rolled_up,
+        swept.rows_of(table_of(PageEvent).name),
+        swept.rows_of(table_of(UsageEvent).name),
+    )
 
 
 async def every(db: Database, minutes: float, *, first_after: float = 60.0) -> None:
