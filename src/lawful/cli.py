@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lawful.data.db import Database
     from lawful.data.purpose import Actor
     from lawful.monitoring.models import UsageService
+    from lawful.policy.render import DisclosedTo
 
 app = typer.Typer(
     name="lawful",
@@ -89,12 +90,57 @@ def statement(
 @app.command()
 def ropa(
     fmt: Annotated[RopaFormat, typer.Option("--format", "-f", help="json, csv or html")] = RopaFormat.json,
+    policy_only: Annotated[
+        bool,
+        typer.Option(
+            "--policy-only",
+            help="render the policy alone, without the authorities from the register of disclosures",
+        ),
+    ] = False,
     policy: PolicyOption = None,
 ) -> None:
-    """Print the GDPR art. 30(1) record of processing activities."""
+    """Print the GDPR art. 30(1) record of processing activities.
+
+    When there is a database (LAWFUL_DATABASE_URL, or the SQLite file in LAWFUL_DATA_DIR), the
+    authorities the register of disclosures names are listed among the legal obligation's
+    recipients; without one, the record comes from the policy alone.
+    """
     from lawful.policy.render import render_ropa
 
-    sys.stdout.write(render_ropa(_policy(policy), fmt.value))
+    loaded = _policy(policy)
+    disclosed = None if policy_only else _disclosed(loaded, policy)
+    sys.stdout.write(render_ropa(loaded, fmt.value, disclosed))
+
+
+def _disclosed(loaded: Policy, policy: Path | None) -> list[DisclosedTo] | None:
+    """The authorities disclosed to, from the register; None when there is no database to read
+    (never creating one), or it cannot be read (said on stderr)."""
+    from sqlalchemy.engine import make_url
+
+    from lawful.authorities.service import disclosed_recipients
+    from lawful.data.db import Database
+
+    settings = _settings(policy)
+    url = make_url(settings.url)
+    kwargs: dict[str, object] = {}
+    if url.get_backend_name() == "sqlite":
+        if not url.database or not Path(url.database).is_file():
+            return None
+    else:
+        kwargs["connect_args"] = {"connect_timeout": 5}
+    try:
+        db = Database(settings.url, loaded, **kwargs)
+        try:
+            return disclosed_recipients(db)
+        finally:
+            db.dispose()
+    except Exception as exc:  # unreachable or not migrated: the policy alone, and say so
+        console.print(
+            f"note: the register of disclosures could not be read ({type(exc).__name__}); "
+            "the record shows the policy's recipients only",
+            highlight=False,
+        )
+        return None
 
 
 @app.command()
@@ -175,7 +221,16 @@ def _run(settings: Settings, host: str, port: int) -> None:
         application = create_app(settings)
     except LawfulError as exc:
         raise _fail(exc.message) from None
-    uvicorn.run(application, host=host, port=port, proxy_headers=True, log_level=settings.log_level)
+    # No access log: it would keep every visitor's full IP address and every link's query string
+    # (tokens included) outside the policy's retention. Lawful's own log names no person.
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        log_level=settings.log_level,
+        access_log=False,
+    )
 
 
 @app.command()
@@ -725,6 +780,13 @@ def bill_export(
         db.dispose()
     output.write_bytes(content)
     typer.echo(f"{output}: {len(content):,} bytes")
+
+
+# --- retention (the commands live with their domain) ----------------------------------------
+
+from lawful.retention.cli import app as retention_app  # noqa: E402
+
+app.add_typer(retention_app, name="retention")
 
 
 def main() -> None:  # pragma: no cover - console entry

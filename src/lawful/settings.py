@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         default=True, description="the daily job finalises a month's drafts when its grace period is over"
     )
     billing_hour: int = Field(default=2, ge=0, le=23, description="UTC hour of the daily billing job")
+    retention_hour: int = Field(
+        default=3,
+        ge=-1,
+        le=23,
+        description="UTC hour of the daily retention run (-1: not in the app; then schedule `lawful retention run`)",
+    )
     vies: bool = Field(default=False, description="check EU VAT numbers with VIES as well as their format")
 
     # Mail: SMTP when smtp_host is set, else the local outbox only (shown in the console)

@@ -13,7 +13,7 @@ from tests.rights.world import build, dump
 from lawful.data.annotations import personal, subject
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
-from lawful.rights.access import package
+from lawful.rights.access import LINK_SECRET, package
 from lawful.rights.models import SubjectKind
 from lawful.rights.subjects import SECTIONS, Subject
 from lawful.schema import metadata
@@ -53,6 +53,10 @@ def test_every_table_holding_data_about_a_user_is_in_their_package(database: Dat
     (me,) = tables["users"]["rows"]
     assert me["email"] == email and me["name"] == world.user.identifiers[1]
     assert me["password_hash"] == "(stored; not shown, for your security)"
+    # the password-reset link waiting in the outbox still works: its token is not in the package
+    (reset,) = [r for r in tables["outbox"]["rows"] if r["kind"] == "password_reset"]
+    assert "/reset/(not shown)" in reset["body"]
+    assert not LINK_SECRET.search(json.dumps(result))
     assert all(r["ip_address"] == "198.51.100.23" for r in tables["login_records"]["rows"])
     # the other customer's user is nowhere in it
     assert world.other_user.identifiers[0] not in json.dumps(result)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 from sqlalchemy import select
+from tests.factories import make_staff
 from tests.rights.world import SETTINGS, build, where_found
+from tests.users.test_mail import Inbox
+from tests.users.test_mail import smtp as smtp
 
 from lawful.billing import invoices
 from lawful.billing.models import Invoice
@@ -14,9 +18,12 @@ from lawful.data.db import Database
 from lawful.data.log import ProcessingRecord
 from lawful.data.purpose import Actor
 from lawful.errors import PurposeViolation
+from lawful.mail.service import SmtpMailer, deliver_pending
+from lawful.rights import service
 from lawful.rights.erasure import erase
 from lawful.rights.models import SealedRecord, SubjectKind
 from lawful.rights.subjects import Subject
+from lawful.users.models import StaffRole
 
 ACTOR = Actor.system("tests:erasure")
 
@@ -112,3 +119,42 @@ def test_erasure_is_logged_under_each_purpose_it_used(database: Database) -> Non
 def _customer_of(db: Database, invoice_id: object) -> object:
     with db.unit_of_work("contract", ACTOR) as session:
         return session.scalar(select(Invoice.customer_id).where(Invoice.id == invoice_id))
+
+
+def test_an_erasure_request_end_to_end_answers_and_then_forgets_the_address(
+    database: Database, smtp: tuple[Inbox, int]
+) -> None:
+    """Recorded by the privacy officer, confirmed by the link, carried out, answered by e-mail:
+    afterwards the person's identifiers are nowhere, the answer's address included."""
+    inbox, port = smtp
+    world = build(database)
+    config = SETTINGS.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False})
+    officer = make_staff(database, role=StaffRole.privacy_officer, email="pia@lawful.example")
+    as_officer = Actor.staff(officer.id, "privacy_officer")
+    email = world.user.identifiers[0]
+    request = service.record_request(
+        database,
+        officer=as_officer,
+        kind="erasure",
+        channel="email",
+        email=email,
+        name="Johan Smit",
+        settings=config,
+    )
+    assert deliver_pending(database, SmtpMailer(config), sender=config.mail_from) >= 1
+    (link,) = [
+        m.get_content()
+        for to, m in inbox.messages
+        if to == [email] and "/rights/verify?token=" in m.get_content()
+    ]
+    token = link.split("/rights/verify?token=")[1].split()[0]
+    assert service.verify(database, token) and not service.verify(database, token)
+    done = service.complete(database, request.id, actor=as_officer, settings=config)
+    outcome = json.loads(done.outcome or "{}")
+    assert {"table": "users", "action": "deleted"}.items() <= next(
+        e for e in outcome["erased"] if e["table"] == "users"
+    ).items()
+    assert deliver_pending(database, SmtpMailer(config), sender=config.mail_from) >= 1
+    answer = inbox.messages[-1]
+    assert answer[0] == [email] and "We have erased your personal data" in answer[1].get_content()
+    assert where_found(database, world.user.identifiers) == {}

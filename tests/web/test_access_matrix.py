@@ -702,6 +702,109 @@ ROUTES = [
     Route("GET", "/api/v1/portal/invoices", frozenset({ADMIN_A, ADMIN_B})),
     Route("GET", "/api/v1/portal/invoices/{invoice_id}/pdf", frozenset({ADMIN_A}), params=a_invoice),
     Route("GET", "/api/v1/portal/invoices/{invoice_id}/ubl", frozenset({ADMIN_A}), params=a_invoice),
+    # data-subject requests (rights)
+    # the officer's API is for roles acting under accountability; in the portal a user sees only
+    # their own requests (another user's, even a colleague's, answers 404). The requests and the
+    # restrictions come from the matrix_* helpers of tests/rights/test_api.py.
+    *(
+        lambda rights: [
+            Route("GET", "/api/v1/rights/requests", ACCOUNTABILITY),
+            Route(
+                "POST",
+                "/api/v1/rights/requests",
+                ACCOUNTABILITY,
+                body=lambda w: {"kind": "access", "channel": "letter", "email": w.unique("asker")},
+                ok=201,
+            ),
+            Route(
+                "GET", "/api/v1/rights/requests/{request_id}", ACCOUNTABILITY, params=rights.matrix_recorded
+            ),
+            Route(
+                "POST",
+                "/api/v1/rights/requests/{request_id}/extend",
+                ACCOUNTABILITY,
+                params=rights.matrix_open,
+                body=lambda w: {"reason": "Many requests arrived in the same week"},
+            ),
+            Route(
+                "POST",
+                "/api/v1/rights/requests/{request_id}/refuse",
+                ACCOUNTABILITY,
+                params=rights.matrix_open,
+                body=lambda w: {"reason": "Manifestly unfounded (GDPR art. 12(5))"},
+            ),
+            Route(
+                "POST",
+                "/api/v1/rights/requests/{request_id}/complete",
+                ACCOUNTABILITY,
+                params=rights.matrix_open,
+                body=lambda w: {"note": "The name was corrected"},
+            ),
+            Route(
+                "GET",
+                "/api/v1/rights/requests/{request_id}/package",
+                ACCOUNTABILITY,
+                params=rights.matrix_access,
+            ),
+            Route("GET", "/api/v1/rights/restrictions", ACCOUNTABILITY),
+            Route(
+                "POST",
+                "/api/v1/rights/restrictions/{restriction_id}/lift",
+                ACCOUNTABILITY,
+                params=rights.matrix_restriction,
+            ),
+            Route("GET", "/api/v1/portal/rights", USERS),
+            Route(
+                "POST",
+                "/api/v1/portal/rights",
+                USERS,
+                body=lambda w: {"kind": "rectification", "details": "My name is misspelt"},
+                ok=201,
+            ),
+            Route(
+                "GET",
+                "/api/v1/portal/rights/{request_id}",
+                frozenset({MEMBER_A}),
+                params=rights.matrix_access,
+            ),
+            Route(
+                "GET",
+                "/api/v1/portal/rights/{request_id}/package",
+                frozenset({MEMBER_A}),
+                params=rights.matrix_access,
+            ),
+        ]
+    )(__import__("tests.rights.test_api", fromlist=["matrix_open"])),
+    # disclosures to authorities: the privacy officer only (accountability and legal_obligation)
+    Route("GET", "/api/v1/disclosures", frozenset({PRIVACY})),
+    Route(
+        "POST",
+        "/api/v1/disclosures",
+        frozenset({PRIVACY}),
+        body=lambda w: {
+            "authority": "regulatory authorities",
+            "legal_ground": "GDPR art. 58(1)(a)",
+            "disclosed_on": "2026-01-15",
+            "categories": ["user.contact.email"],
+            "subjects": [{"kind": "user", "id": str(w.ids["victim"])}],
+        },
+        ok=201,
+    ),
+    Route(
+        "GET",
+        "/api/v1/disclosures/{disclosure_id}",
+        frozenset({PRIVACY}),
+        params=lambda w: __import__("tests.authorities.matrix", fromlist=["_"]).a_disclosure(w),
+    ),
+    Route(
+        "GET",
+        "/api/v1/disclosures/{disclosure_id}/bundle",
+        frozenset({PRIVACY}),
+        params=lambda w: __import__("tests.authorities.matrix", fromlist=["_"]).a_disclosure(w),
+    ),
+    # retention
+    Route("GET", "/api/v1/retention/next", ACCOUNTABILITY),
+    Route("GET", "/api/v1/retention/runs", ACCOUNTABILITY),
 ]
 
 
@@ -824,7 +927,7 @@ def snapshot(db: Database) -> dict[str, list[str]]:
 
 
 def _first_allowed(route: Route) -> str:
-    return next(who for who in (ADMIN, ADMIN_A, SUPPORT, FINANCE, ANON) if who in route.allowed)
+    return next(who for who in (ADMIN, ADMIN_A, SUPPORT, FINANCE, PRIVACY, ANON) if who in route.allowed)
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,9 @@ from lawful.settings import Settings
 
 MAX_ATTEMPTS = 5
 DELIVERY = Actor.system("mail-delivery")
+#: Kinds of mail whose address is forgotten once sent: the answer to an erasure is the last message
+#: to a person whose data is otherwise gone.
+FORGET_ADDRESS = frozenset({"rights-erased"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,8 @@ def deliver_pending(
             mail.status = MailStatus.sent
             mail.sent_at = utcnow()
             mail.body = ""
+            if mail.kind in FORGET_ADDRESS:
+                mail.to_address = ""
             mail.last_error = None
             sent += 1
     return sent

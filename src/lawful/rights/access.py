@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -80,12 +81,20 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: The single-use secrets in mail not yet sent (invitation, password-reset and confirmation links).
+LINK_SECRET = re.compile(r"(/invitation/|/reset/|[?&]token=)[A-Za-z0-9_\-]{8,}")
+HIDDEN = "(stored; not shown, for your security)"
+
+
 def _row(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for column in table.columns:
         value = row.get(column.name)
         if column_category(column) == CREDENTIALS and value is not None:
-            out[column.name] = "(stored; not shown, for your security)"
+            out[column.name] = HIDDEN
+        elif isinstance(value, str) and LINK_SECRET.search(value):
+            # A link that still works would let whoever reads the package act as the person.
+            out[column.name] = LINK_SECRET.sub(lambda m: m.group(1) + "(not shown)", value)
         elif table.name == "sealed_records" and column.name == "values" and isinstance(value, str):
             out[column.name] = json.loads(value)
         else:

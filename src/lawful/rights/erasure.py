@@ -127,10 +127,11 @@ def decode_sealed(values: str) -> dict[str, Any]:
 
 
 class Eraser:
-    def __init__(self, work: Purposes, policy: Policy, today: date, request_id: uuid.UUID | None) -> None:
+    def __init__(self, work: Purposes, policy: Policy, now: datetime, request_id: uuid.UUID | None) -> None:
         self.work = work
         self.policy = policy
-        self.today = today
+        self.now = now
+        self.today = now.date()
         self.request_id = request_id
 
     def erase(self, subject: Subject, result: ErasureResult) -> bool:
@@ -194,10 +195,16 @@ class Eraser:
         if referenced_by_held:
             changes = {c.name: blank(c) for c in personal_columns(root)}
             if "erased_at" in root.c:
-                changes["erased_at"] = datetime.now(UTC)
+                changes["erased_at"] = self.now
             if "status" in root.c and subject.kind is SubjectKind.sole_proprietor:
                 changes["status"] = "ended"
-                changes["contract_end"] = self.today
+                # The agreement ends today unless it ended before.
+                self.work.execute(
+                    purpose,
+                    update(root)
+                    .where(condition, or_(root.c.contract_end.is_(None), root.c.contract_end > self.today))
+                    .values(contract_end=self.today),
+                )
             self.work.execute(purpose, update(root).where(condition).values(**changes))
             result.note(root.name, "anonymised", 1, _categories(root))
         else:
@@ -283,7 +290,7 @@ class Eraser:
                         row_id=str(row[pk.name]),
                         subject_id=subject.id,
                         request_id=self.request_id,
-                        sealed_at=datetime.now(UTC),
+                        sealed_at=self.now,
                         held_until=hold.until,
                         why=hold.why,
                         values=json.dumps(kept_values),
@@ -305,7 +312,7 @@ def erase(
     subject: Subject,
     *,
     actor: Actor,
-    today: date | None = None,
+    now: datetime | None = None,
     request_id: uuid.UUID | None = None,
     visitor_codes: list[int] | None = None,
 ) -> ErasureResult | None:
@@ -313,13 +320,13 @@ def erase(
     from lawful.schema import metadata
 
     policy = db.policy
-    now = datetime.now(UTC)
-    today = today or now.date()
+    now = now or datetime.now(UTC)
+    today = now.date()
     root = root_table(metadata, subject.kind)
     result = ErasureResult(str(subject), now)
     keys = set(purposes_needed(metadata, policy, root)) | {"contract", "monitoring"}
     with db.purposes(actor, *[p.key for p in policy.purposes if p.key in keys]) as work:
-        if not Eraser(work, policy, today, request_id).erase(subject, result):
+        if not Eraser(work, policy, now, request_id).erase(subject, result):
             return None
         if visitor_codes:
             from lawful.rights.visitors import delete_events

@@ -52,6 +52,7 @@ EXTENSION = relativedelta(months=2)
 VERIFY_FOR = timedelta(days=14)
 ATTACHMENT = "rights"
 MAIL_KIND = "rights"
+ERASED_KIND = "rights-erased"  # the outbox forgets the address once it is sent (lawful.mail)
 
 #: Requests the service answers at once when a signed-in user files them.
 IMMEDIATE = frozenset({RequestKind.access, RequestKind.portability, RequestKind.objection})
@@ -342,6 +343,7 @@ def complete(
         if request.status is RequestStatus.unverified:
             raise Conflict("the requester has not confirmed the request yet")
         kind, subject_kind, subject_id = request.kind, request.subject_kind, request.subject_id
+        answer_to = request.requester_email  # erasure blanks it on the request itself
     subject = Subject(subject_kind, subject_id) if subject_id is not None and subject_kind.table else None
     job = Actor.system(f"rights:{request_id}")
     outcome: dict[str, object] = {"kind": kind.value}
@@ -364,17 +366,16 @@ def complete(
         request.status = RequestStatus.completed
         request.completed_at = datetime.now(UTC)
         request.outcome = json.dumps(outcome)
+        if answer_to and (kind is RequestKind.erasure or request.channel is not Channel.portal):
+            _answer_mail(session, request, answer_to)
         if kind is RequestKind.erasure and subject is not None:
             request.requester_name = None
             request.requester_email = None
             request.details = None
-        elif request.channel is not Channel.portal and request.requester_email:
-            _answer_mail(session, request, settings)
     return request
 
 
-def _answer_mail(session: Session, request: RightsRequest, settings: Settings | None) -> None:
-    assert request.requester_email is not None
+def _answer_mail(session: Session, request: RightsRequest, to: str) -> None:
     attach = request.kind in (RequestKind.access, RequestKind.portability) and request.subject_id is not None
     if request.subject_id is None:
         text = (
@@ -386,14 +387,20 @@ def _answer_mail(session: Session, request: RightsRequest, settings: Settings | 
             "Attached is the personal data we hold about you, with why we process it, on what basis, "
             "for how long, where it came from and who received it, as a JSON file.\n"
         )
+    elif request.kind is RequestKind.erasure:
+        text = (
+            "We have erased your personal data. What tax law obliges us to keep (invoices, for seven "
+            "years after the end of their fiscal year) is kept apart and used for nothing else. This "
+            "message is the last we send to this address; once it is sent, we no longer hold it.\n"
+        )
     else:
         text = f"We have carried out your request for {request.kind.label}.\n"
     created = mail.queue(
         session,
-        to=request.requester_email,
+        to=to,
         subject="Our answer to your request about your personal data",
         body=text + "\nYou may complain to the supervisory authority (GDPR art. 77).\n",
-        kind=MAIL_KIND,
+        kind=ERASED_KIND if request.kind is RequestKind.erasure and request.subject_id else MAIL_KIND,
     )
     if attach:
         created.attachment = f"{ATTACHMENT}:{request.id}"

@@ -23,6 +23,8 @@ from lawful.monitoring.ingest import INGEST, Tracker, store_batch
 from lawful.monitoring.writer import WriteBehind
 from lawful.policy.model import Policy
 from lawful.policy.render import render_statement
+from lawful.retention import jobs as retention_jobs
+from lawful.rights.service import rights_attachments
 from lawful.schema import metadata
 from lawful.settings import Settings
 from lawful.users.service import AuthConfig
@@ -57,6 +59,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         async with (
             jobs.scheduled(database, settings.maintenance_minutes),
             billing_service.scheduled(database, settings),
+            retention_jobs.scheduled(database, settings.retention_hour),
         ):
             yield
         with database.unit_of_work("monitoring", INGEST, record=False) as session:
@@ -75,7 +78,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.auth = AuthConfig.from_settings(settings)
     app.state.mailer = mailer_for(settings)
-    app.state.attachments = [invoice_attachments(policy, settings)]
+    app.state.attachments = [invoice_attachments(policy, settings), rights_attachments(database)]
     install_error_handlers(app)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
     # Outermost: the tracker endpoint answers before any other layer (no cookie, no session).

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 
+from lawful.authorities.service import OFFICER_PURPOSES, disclosed_recipients
 from lawful.data import log_repository
 from lawful.data.db import Database
 from lawful.errors import LawfulError
@@ -57,6 +58,9 @@ NAV: tuple[tuple[str, str, str | tuple[str, ...] | None], ...] = (
     ("/console/users", "Users", "contract"),
     ("/console/outbox", "Outbox", "contract"),
     ("/console/processing-log", "Processing log", "accountability"),
+    ("/console/rights", "Requests", "accountability"),
+    ("/console/disclosures", "Disclosures", ("accountability", "legal_obligation")),  # privacy officer
+    ("/console/retention", "Retention", "accountability"),
     ("/console/analytics", "Analytics", "monitoring"),
     ("/console/usage", "Usage", ("contract", "legal_obligation")),  # fees: finance
     ("/console/billing", "Billing", ("contract", "legal_obligation")),  # invoices: finance
@@ -402,10 +406,15 @@ def statement(
 
 @router.get("/console/record", response_class=HTMLResponse)
 def record(
-    request: Request, caller: CurrentStaff = Depends(current_staff), policy: Policy = Depends(get_policy)
+    request: Request,
+    caller: CurrentStaff = Depends(current_staff),
+    policy: Policy = Depends(get_policy),
+    db: Database = Depends(get_db),
 ) -> Response:
-    # render_ropa's template is autoescaped.
-    body = Markup(_scoped(_main_of(render_ropa(policy, "html"))))
+    # render_ropa's template is autoescaped; the authorities disclosed to come from the register.
+    keeps_register = role_may(policy, caller.role, OFFICER_PURPOSES)
+    disclosed = disclosed_recipients(db) if keeps_register else None
+    body = Markup(_scoped(_main_of(render_ropa(policy, "html", disclosed))))
     return render(
         request,
         "console/document.html",

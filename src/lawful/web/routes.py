@@ -11,6 +11,8 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
+    from lawful.authorities import api as authorities_api
+    from lawful.authorities import pages as authorities_pages
     from lawful.billing import api as billing_api
     from lawful.billing import pages as billing_pages
     from lawful.billing import portal_pages as billing_portal_pages
@@ -21,6 +23,11 @@ def routers() -> list[APIRouter]:
     from lawful.monitoring import script as monitoring_script
     from lawful.monitoring import stats_api as monitoring_stats_api
     from lawful.monitoring import usage_api, usage_pages
+    from lawful.retention import pages as retention_pages
+    from lawful.rights import api as rights_api
+    from lawful.rights import pages as rights_pages
+    from lawful.rights import portal_pages as rights_portal_pages
+    from lawful.rights import visitor_pages as rights_visitor_pages
     from lawful.support import api as support_api
     from lawful.support import pages as support_pages
     from lawful.users import api as users_api
@@ -30,6 +37,13 @@ def routers() -> list[APIRouter]:
 
     return [
         users_api.router,
+        rights_api.router,
+        rights_pages.router,
+        rights_portal_pages.router,
+        rights_visitor_pages.router,
+        authorities_api.router,
+        authorities_pages.router,
+        retention_pages.router,
         customers_api.router,
         support_api.router,
         monitoring_api.router,
