@@ -27,6 +27,7 @@ ACTOR = Actor.system("demo")
 @dataclass
 class RightsDemo:
     requests: int = 0
+    disclosures: int = 0
 
 
 def load_rights_demo(db: Database, *, now: datetime, seed: int, settings: Settings) -> RightsDemo:
@@ -105,4 +106,37 @@ def load_rights_demo(db: Database, *, now: datetime, seed: int, settings: Settin
         reason="Several of your colleagues asked for corrections at the same time; we check each with your company.",
     )
     service.complete(db, erasure.id, actor=as_officer, settings=settings)
+    made.disclosures = _disclosure(db, as_officer, now)
     return made
+
+
+def _disclosure(db: Database, officer: Actor, now: datetime) -> int:
+    """A tax audit: the invoices of two sole proprietors handed to the tax administration."""
+    from lawful.authorities import service as register
+    from lawful.customers.models import Customer, CustomerKind
+    from lawful.rights.models import SubjectKind
+    from lawful.rights.subjects import Subject
+
+    with db.unit_of_work("contract", ACTOR) as session:
+        sole = list(
+            session.scalars(
+                select(Customer.id)
+                .where(Customer.kind == CustomerKind.sole_proprietor, Customer.erased_at.is_(None))
+                .order_by(Customer.legal_name)
+                .limit(2)
+            )
+        )
+    if not sole:
+        return 0
+    register.register(
+        db,
+        officer=officer,
+        authority="Belastingdienst (Dutch tax administration)",
+        legal_ground="AWR art. 47: the obligation to provide information for a tax audit",
+        order_reference="BD/2026/VA-0412",
+        disclosed_on=(now - timedelta(days=20)).date(),
+        categories=["user.financial", "user.contact.organization", "user.contact.address"],
+        subjects=[Subject(SubjectKind.sole_proprietor, i) for i in sole],
+        description="Invoices of 2026 of the customers named in the audit letter",
+    )
+    return 1
