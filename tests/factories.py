@@ -14,6 +14,7 @@ from lawful.settings import Settings
 from lawful.users import service as users_service
 from lawful.users.models import Staff, StaffRole, User, UserRole
 from lawful.users.service import AuthConfig
+from lawful.web.auth import CSRF_COOKIE
 
 SYSTEM = Actor.system("tests")
 
@@ -102,6 +103,25 @@ def api_sign_in(client: Any, *, email: str, password: str = PASSWORD, staff: boo
     token: str = response.json()["csrf_token"]
     client.headers["X-CSRF-Token"] = token
     return token
+
+
+def csrf_token(client: Any, page: str) -> str:
+    """The CSRF token of a browser-like client (a TestClient), from its cookie; a GET of ``page``
+    sets the cookie when the client has none yet."""
+    if CSRF_COOKIE not in client.cookies:
+        client.get(page)
+    return str(client.cookies[CSRF_COOKIE])
+
+
+def post_form(
+    client: Any, url: str, data: dict[str, str] | None = None, *, page: str, token: bool = True
+) -> Any:
+    """Post a form as a browser does: with the CSRF token (``token=False``: without it), taken from
+    the cookie that a GET of ``page`` sets."""
+    form = dict(data or {})
+    if token:
+        form["csrf_token"] = csrf_token(client, page)
+    return client.post(url, data=form)
 
 
 def mailed_token(db: Database, *, to: str, kind: str) -> str:

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 
+from lawful.cli_support import PolicyOption, console, table_console
+from lawful.cli_support import fail as _fail
+from lawful.cli_support import progress_bar as _bar
 from lawful.errors import LawfulError
 from lawful.policy.loader import load_policy
 from lawful.policy.model import Policy
@@ -33,17 +35,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--policy",
-        envvar="LAWFUL_POLICY",
-        help="policy file (default: the shipped policy.toml)",
-        dir_okay=False,
-    ),
-]
 
 
 class StatementFormat(enum.StrEnum):
@@ -55,11 +46,6 @@ class RopaFormat(enum.StrEnum):
     json = "json"
     csv = "csv"
     html = "html"
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    return typer.Exit(code)
 
 
 def _policy(path: Path | None) -> Policy:
@@ -260,13 +246,7 @@ def demo(
         db = Database(settings.url, settings.loaded_policy)
     except LawfulError as exc:
         raise _fail(exc.message) from None
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with _bar() as bar:
         task = bar.add_task("customers, their users and support contacts", total=customers)
         billing = bar.add_task("plans, usage and three months of invoices (the billing run)", total=None)
         result = load_demo(
@@ -311,13 +291,7 @@ def _demo_traffic(db: Database, events: int) -> str:
     if traffic.has_traffic(db):
         return "demo traffic: already generated"
     now = datetime.now(UTC)
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as bar:
+    with _bar() as bar:
         task = bar.add_task("page views and events, through the ingestion pipeline", total=events)
         result = traffic.generate(
             db, events=events, now=now, with_usage=False, progress=lambda n: bar.advance(task, n)
@@ -460,7 +434,7 @@ def staff_list(policy: PolicyOption = None) -> None:
                 )
     finally:
         db.dispose()
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    table_console().print(table)
 
 
 monitoring_app = typer.Typer(
@@ -597,7 +571,7 @@ def usage_service_list(policy: PolicyOption = None) -> None:
                 service.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if service.last_used_at else "never",
                 f"revoked {service.revoked_at:%Y-%m-%d}" if service.revoked_at else "active",
             )
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    table_console().print(table)
 
 
 # --- billing ----------------------------------------------------------------------------------
@@ -620,16 +594,6 @@ def _month(value: str) -> date:
         return parse_month(value)
     except LawfulError as exc:
         raise _fail(exc.message) from None
-
-
-def _bar() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
 
 
 def _day(today: datetime | None) -> date:

@@ -16,6 +16,7 @@ from lawful.billing.models import Plan
 from lawful.data.db import Database
 from lawful.monitoring import usage
 from lawful.monitoring.models import UsageService
+from lawful.users.models import User
 
 _keys = itertools.count(1)
 
@@ -56,6 +57,23 @@ def record_usage(
                 session, service, events[offset : offset + 1000], now=start + timedelta(days=1)
             )
             assert all(o.status == "accepted" for o in outcomes), outcomes
+
+
+def usage_by(db: Database, user: User, *, minutes_ago: int = 5) -> None:
+    """A usage event about ``user`` that a new service reports (server to server), ``minutes_ago``
+    minutes before now; it is accepted."""
+    api = make_service(db)
+    now = datetime.now(UTC)
+    event = {
+        "idempotency_key": uuid.uuid4().hex,
+        "customer_id": str(user.customer_id),
+        "user_id": str(user.id),
+        "code": "api.call",
+        "timestamp": (now - timedelta(minutes=minutes_ago)).isoformat(),
+    }
+    with db.unit_of_work("contract", SYSTEM) as session:
+        [outcome] = usage.record(session, api, [event], now=now)
+        assert outcome.status == "accepted", outcome
 
 
 def standard_catalogue(db: Database) -> dict[str, Plan]:

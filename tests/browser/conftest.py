@@ -229,6 +229,30 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
         chromium.close()
 
 
+@pytest.fixture(scope="module")
+def tracked_browser(playwright: Playwright) -> Iterator[Browser]:
+    """Chromium as a visitor's (:func:`tests.browser.sites.visitor_chromium`), one per test module."""
+    from tests.browser.sites import visitor_chromium
+
+    chromium = visitor_chromium(playwright)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
+
+
+@pytest.fixture
+def visitor(tracked_browser: Browser) -> Iterator[BrowserContext]:
+    """A new context of ``tracked_browser``, as a visitor's (:func:`tests.browser.sites.visitor_context`)."""
+    from tests.browser.sites import visitor_context
+
+    ctx = visitor_context(tracked_browser)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
 @pytest.fixture
 def context(browser: Browser) -> Iterator[BrowserContext]:
     ctx = browser.new_context(locale="en-GB", timezone_id="Europe/Amsterdam")

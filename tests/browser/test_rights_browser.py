@@ -13,26 +13,21 @@ events be stored again.
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import func, select
-from tests.billing.helpers import make_service
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.billing.helpers import usage_by
+from tests.browser.conftest import LiveServer
+from tests.browser.sites import PagesHandler, chrome_user_agent, serving
 from tests.browser.test_category_a import portal_sign_in, watch
-from tests.browser.test_tracker import DOMAIN, chrome_user_agent, turned_away, visitor_context, wait_until
+from tests.browser.test_tracker import DOMAIN, turned_away, wait_until
 from tests.factories import SYSTEM, make_customer, make_site, make_user
 
 from lawful.data.db import Database
-from lawful.monitoring import usage
 from lawful.monitoring.models import PageEvent, UsageEvent
 from lawful.rights.visitors import codes_for
 from lawful.users.models import User, UserRole
@@ -98,26 +93,6 @@ def test_a_user_files_an_access_request_and_downloads_the_package_and_the_pdf(
 # --- (b) objection ------------------------------------------------------------------------------------
 
 
-class _Pages(BaseHTTPRequestHandler):
-    pages: ClassVar[dict[str, str]] = {}
-
-    def do_GET(self) -> None:
-        body = self.pages.get(self.path.split("?", 1)[0])
-        if body is None:
-            self.send_error(HTTPStatus.NOT_FOUND)
-            return
-        data = body.encode()
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def measured(live_server: LiveServer) -> Iterator[str]:
     """A measured site on 127.0.0.1 (another port: another origin, the same site as Lawful)."""
@@ -128,46 +103,8 @@ def measured(live_server: LiveServer) -> Iterator[str]:
         f'<link rel="icon" href="data:,">{tag_html}</head><body><h1>{title}</h1></body></html>'
         for path, title in (("/", "Shop"), ("/pricing.html", "Pricing"), ("/about.html", "About"))
     }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Shop", (_Pages,), {"pages": pages}))
-    thread = threading.Thread(target=server.serve_forever, name="measured-site", daemon=True)
-    thread.start()
-    try:
+    with serving(type("Shop", (PagesHandler,), {"pages": pages}), "measured-site") as server:
         yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def tracked(playwright: Playwright) -> Iterator[Browser]:
-    """Chromium as a visitor's: ``navigator.webdriver`` false, a desktop Chrome user agent (see
-    ``tracked_browser`` in test_tracker.py for why the browser itself needs it)."""
-    probe = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-    major = probe.version.split(".")[0]
-    probe.close()
-    chromium = playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=[
-            *CHROMIUM_ARGS,
-            "--disable-blink-features=AutomationControlled",
-            f"--user-agent={chrome_user_agent(major)}",
-        ],
-        headless=True,
-    )
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
-@pytest.fixture
-def visitor(tracked: Browser) -> Iterator[BrowserContext]:
-    ctx = visitor_context(tracked)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def stored_codes(db: Database) -> list[int]:
@@ -186,33 +123,17 @@ def linked_usage(db: Database, user_id: uuid.UUID) -> tuple[int, int]:
     return int(linked or 0), int(total or 0)
 
 
-def usage_by(db: Database, user: User) -> None:
-    """A usage event a service reports for the user (server to server)."""
-    api = make_service(db)
-    now = datetime.now(UTC)
-    event = {
-        "idempotency_key": uuid.uuid4().hex,
-        "customer_id": str(user.customer_id),
-        "user_id": str(user.id),
-        "code": "api.call",
-        "timestamp": (now - timedelta(minutes=1)).isoformat(),
-    }
-    with db.unit_of_work("contract", TESTS) as session:
-        [outcome] = usage.record(session, api, [event], now=now)
-        assert outcome.status == "accepted", outcome
-
-
 def codes_of_this_browser(db: Database, user_agent: str) -> set[int]:
     with db.purposes(TESTS, "monitoring") as work:
         return set(codes_for(work, "127.0.0.1", user_agent))
 
 
 def test_a_user_objects_and_the_trackers_events_stop_being_linked_to_them(
-    live_server: LiveServer, measured: str, visitor: BrowserContext, tracked: Browser
+    live_server: LiveServer, measured: str, visitor: BrowserContext, tracked_browser: Browser
 ) -> None:
     db = live_server.db
     user = a_user(live_server, "Sem de Boer")
-    usage_by(db, user)
+    usage_by(db, user, minutes_ago=1)
     page = visitor.new_page()
     errors = watch(page)
     portal_sign_in(page, live_server, email=user.email, name="Sem de Boer")
@@ -222,7 +143,7 @@ def test_a_user_objects_and_the_trackers_events_stop_being_linked_to_them(
     page.goto(f"{measured}/pricing.html")  # leaving the first page sends its engagement too
     wait_until(lambda: len(stored_codes(db)) >= 3, lambda: stored_codes(db), page)
     codes = set(stored_codes(db))
-    user_agent = chrome_user_agent(tracked.version.split(".")[0])
+    user_agent = chrome_user_agent(tracked_browser.version.split(".")[0])
     assert codes <= codes_of_this_browser(db, user_agent), "the events are linked to this browser"
     assert linked_usage(db, user.id) == (1, 1)
 

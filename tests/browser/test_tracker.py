@@ -15,20 +15,18 @@ drops ``HeadlessChrome`` as a bot.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Request
+from playwright.sync_api import Browser, BrowserContext, Page, Request
 from sqlalchemy import func, select
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from tests.browser.conftest import LiveServer
+from tests.browser.sites import WAIT_S, PagesHandler, serving, visitor_context
 
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
@@ -38,7 +36,6 @@ pytestmark = pytest.mark.browser
 
 DOMAIN = "shop.test"
 TESTS = Actor.system("tests")
-WAIT_S = 10.0
 QUIET_S = 1.5  # how long nothing more may arrive after the expected events (or none) did
 EVENT_PATH = "/api/event"
 
@@ -90,25 +87,9 @@ class ShopSite:
     pages: dict[str, str]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    pages: ClassVar[dict[str, str]] = {}
-
-    def do_GET(self) -> None:
-        path = self.path.split("?", 1)[0]
-        body = self.pages.get("/app/" if path.startswith("/app/") else path)
-        if body is None:
-            self.send_error(HTTPStatus.NOT_FOUND)
-            return
-        data = body.encode()
-        self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+class _Handler(PagesHandler):
+    def page(self, path: str) -> str | None:
+        return self.pages.get("/app/" if path.startswith("/app/") else path)
 
 
 @pytest.fixture
@@ -116,75 +97,12 @@ def shop(live_server: LiveServer) -> Iterator[ShopSite]:
     """The shop's site on its own HTTP server, registered in Lawful as ``shop.test``."""
     with live_server.db.unit_of_work("monitoring", TESTS) as session:
         session.add(Site(domain=DOMAIN, name="The shop"))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    port = server.server_address[1]
-    url, partner = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
-    pages = site_pages(live_server.url, partner)
-    server.RequestHandlerClass = type("ShopHandler", (_Handler,), {"pages": pages})
-    thread = threading.Thread(target=server.serve_forever, name="shop-site", daemon=True)
-    thread.start()
-    try:
+    with serving(_Handler, "shop-site") as server:
+        port = server.server_address[1]
+        url, partner = f"http://127.0.0.1:{port}", f"http://localhost:{port}"
+        pages = site_pages(live_server.url, partner)
+        server.RequestHandlerClass = type("ShopHandler", (_Handler,), {"pages": pages})
         yield ShopSite(url, partner, pages)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
-# --- the browser --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tracked_browser(playwright: Playwright) -> Iterator[Browser]:
-    """Chromium whose ``navigator.webdriver`` is false and that calls itself Chrome, as a visitor's does.
-
-    The user agent is set for the whole browser, not only per context: a beacon that outlives
-    its page (sent on ``pagehide``) leaves from the browser process with the browser's own
-    user agent, which headless Chromium gives as ``HeadlessChrome`` (a bot, to the server).
-    """
-    probe = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-    major = probe.version.split(".")[0]
-    probe.close()
-    chromium = playwright.chromium.launch(
-        executable_path=str(CHROMIUM),
-        args=[
-            *CHROMIUM_ARGS,
-            "--disable-blink-features=AutomationControlled",
-            f"--user-agent={chrome_user_agent(major)}",
-        ],
-        headless=True,
-    )
-    try:
-        yield chromium
-    finally:
-        chromium.close()
-
-
-def chrome_user_agent(major: str) -> str:
-    return (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        f"Chrome/{major}.0.0.0 Safari/537.36"
-    )
-
-
-def visitor_context(browser: Browser, **options: Any) -> BrowserContext:
-    ctx = browser.new_context(
-        user_agent=chrome_user_agent(browser.version.split(".")[0]),
-        locale="en-GB",
-        timezone_id="Europe/Amsterdam",
-        **options,
-    )
-    ctx.set_default_timeout(WAIT_S * 1000)
-    return ctx
-
-
-@pytest.fixture
-def visitor(tracked_browser: Browser) -> Iterator[BrowserContext]:
-    ctx = visitor_context(tracked_browser)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 @dataclass

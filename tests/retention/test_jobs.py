@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import pytest
 from tests.retention.timeline import count
@@ -14,6 +17,14 @@ from lawful.background import running
 from lawful.data.db import Database
 from lawful.retention import jobs, sweeper
 from lawful.retention.models import RetentionRun
+
+T = TypeVar("T")
+
+
+def run_async(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``main`` on an event loop of its own thread: the browser tests keep one running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
 
 
 def test_seconds_until_the_hour() -> None:
@@ -46,7 +57,7 @@ def test_the_job_catches_up_once_after_start_up(
                     break
             await asyncio.sleep(0.2)
 
-    asyncio.run(main())
+    run_async(main)
     assert count(sqlite_db, "accountability", RetentionRun) == 1
     assert any(r.getMessage().startswith("retention: retention run at") for r in caplog.records)
 
@@ -59,4 +70,4 @@ def test_scheduled_is_off_for_an_hour_outside_the_day(sqlite_db: Database) -> No
             pass
         return off is None, on is not None and on.cancelled()
 
-    assert asyncio.run(main()) == (True, True)
+    assert run_async(main) == (True, True)

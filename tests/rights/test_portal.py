@@ -22,21 +22,19 @@ from dateutil.relativedelta import relativedelta
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import select, update
-from tests.billing.helpers import make_service
-from tests.factories import FAST, SYSTEM, make_customer, make_staff, make_user
+from tests.billing.helpers import usage_by
+from tests.factories import FAST, SYSTEM, csrf_token, make_customer, make_staff, make_user, post_form
 from tests.web.test_console import assert_accessible
 
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
 from lawful.mail.models import OutboundMail
-from lawful.monitoring import usage
 from lawful.monitoring.models import UsageEvent
 from lawful.rights import service
 from lawful.rights.models import RequestKind, RequestStatus, RightsRequest
 from lawful.rights.portal_pages import Throttle, outcome_summary
 from lawful.users.models import AccountStatus, StaffRole, User, UserRole
 from lawful.web.app import create_app
-from lawful.web.auth import CSRF_COOKIE
 
 PASSWORD = "correct horse battery staple"
 HTML = {"accept": "text/html"}
@@ -84,16 +82,11 @@ def client(request: pytest.FixtureRequest) -> Iterator[TestClient]:
 
 
 def csrf(client: TestClient) -> str:
-    if CSRF_COOKIE not in client.cookies:
-        client.get("/portal/login")
-    return str(client.cookies[CSRF_COOKIE])
+    return csrf_token(client, "/portal/login")
 
 
 def post(client: TestClient, url: str, data: dict[str, str] | None = None, *, token: bool = True) -> Response:
-    form = dict(data or {})
-    if token:
-        form["csrf_token"] = csrf(client)
-    return client.post(url, data=form)
+    return post_form(client, url, data, page="/portal/login", token=token)
 
 
 def sign_in(client: TestClient, email: str) -> TestClient:
@@ -310,21 +303,6 @@ def test_an_unknown_kind_and_a_missing_csrf_token_are_refused(
     assert forged.status_code == 403
     assert post(client, "/portal/rights/objection/withdraw", token=False).status_code == 403
     assert requests_about(sqlite_world.db, sqlite_world.ada.id) == []
-
-
-def usage_by(db: Database, user: User) -> None:
-    api = make_service(db)
-    now = datetime.now(UTC)
-    event = {
-        "idempotency_key": uuid.uuid4().hex,
-        "customer_id": str(user.customer_id),
-        "user_id": str(user.id),
-        "code": "api.call",
-        "timestamp": (now - timedelta(minutes=5)).isoformat(),
-    }
-    with db.unit_of_work("contract", SYSTEM) as session:
-        [outcome] = usage.record(session, api, [event], now=now)
-        assert outcome.status == "accepted", outcome
 
 
 def linked_usage(db: Database, user_id: uuid.UUID) -> int:

@@ -97,30 +97,20 @@ def build(db: Database, *, tag: str = "") -> World:
     _sign_in(db, user.email, "198.51.100.23")
     _sign_in(db, other_user.email, "203.0.113.77")
     with db.unit_of_work("contract", SYSTEM) as session:
-        support.log_contact(
-            session,
-            customer_id=shop_id,
-            staff_id=staff.id,
-            channel=Channel.phone,
-            summary=f"Johan Smit{tag} called about the invoice",
-            user_id=user.id,
-        )
-        support.log_contact(
-            session,
-            customer_id=shop_id,
-            staff_id=staff.id,
-            channel=Channel.email,
-            summary=f"Marieke Bakker{tag} asked for a copy",
-            contact_person_id=contact_id,
-        )
-        support.log_contact(
-            session,
-            customer_id=company_id,
-            staff_id=staff.id,
-            channel=Channel.chat,
-            summary=f"Olga Other{tag} asked about seats",
-            user_id=other_user.id,
-        )
+        contacts: list[tuple[uuid.UUID, Channel, str, dict[str, uuid.UUID]]] = [
+            (shop_id, Channel.phone, f"Johan Smit{tag} called about the invoice", {"user_id": user.id}),
+            (
+                shop_id,
+                Channel.email,
+                f"Marieke Bakker{tag} asked for a copy",
+                {"contact_person_id": contact_id},
+            ),
+            (company_id, Channel.chat, f"Olga Other{tag} asked about seats", {"user_id": other_user.id}),
+        ]
+        for customer_id, channel, summary, about in contacts:
+            support.log_contact(
+                session, customer_id=customer_id, staff_id=staff.id, channel=channel, summary=summary, **about
+            )
         cfg = AuthConfig.from_settings(FAST)
         users.request_password_reset(session, kind=PrincipalKind.user, email=user.email, cfg=cfg)
     invoice_ids: list[uuid.UUID] = []

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import select
-from tests.factories import SYSTEM, make_customer, make_user
+from tests.factories import SYSTEM, csrf_token, make_customer, make_user, post_form
 
 from lawful.data.db import Database
 from lawful.mail.models import OutboundMail
@@ -63,16 +63,11 @@ def member(database: Database, acme: uuid.UUID, admin: User) -> User:
 
 
 def csrf(client: TestClient) -> str:
-    if CSRF_COOKIE not in client.cookies:
-        client.get("/portal/forgot")
-    return str(client.cookies[CSRF_COOKIE])
+    return csrf_token(client, "/portal/forgot")
 
 
 def post(client: TestClient, url: str, data: dict[str, str] | None = None, *, token: bool = True) -> Response:
-    form = dict(data or {})
-    if token:
-        form["csrf_token"] = csrf(client)
-    return client.post(url, data=form)
+    return post_form(client, url, data, page="/portal/forgot", token=token)
 
 
 def sign_in(client: TestClient, email: str, password: str = PASSWORD, **extra: str) -> Response:

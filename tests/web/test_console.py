@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import func, select
-from tests.factories import FAST, SYSTEM, make_customer, make_staff, make_user
+from tests.factories import FAST, SYSTEM, csrf_token, make_customer, make_staff, make_user, post_form
 
 from lawful.data.db import Database
 from lawful.data.log import ProcessingRecord
@@ -112,16 +112,11 @@ def client(database: Database) -> Iterator[TestClient]:
 
 
 def csrf(client: TestClient) -> str:
-    if CSRF_COOKIE not in client.cookies:
-        client.get("/console/login")
-    return str(client.cookies[CSRF_COOKIE])
+    return csrf_token(client, "/console/login")
 
 
 def post(client: TestClient, url: str, data: dict[str, str] | None = None, *, token: bool = True) -> Response:
-    form = dict(data or {})
-    if token:
-        form["csrf_token"] = csrf(client)
-    return client.post(url, data=form)
+    return post_form(client, url, data, page="/console/login", token=token)
 
 
 def sign_in(client: TestClient, email: str, password: str = PASSWORD, **extra: str) -> Response:

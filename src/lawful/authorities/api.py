@@ -36,6 +36,7 @@ from lawful.rights.subjects import Subject
 from lawful.web.api import Limit, Offset, errors, staff_api
 from lawful.web.auth import CurrentStaff, csrf_protect
 from lawful.web.deps import get_db, get_policy
+from lawful.web.downloads import download
 from lawful.web.errors import ERROR_RESPONSES
 
 router = APIRouter(
@@ -158,12 +159,6 @@ def get_bundle(
 
 
 def bundle_response(made: bundle.Bundle) -> Response:
-    return Response(
-        made.content,
-        media_type=bundle.MEDIA_TYPE,
-        headers={
-            "content-disposition": f'attachment; filename="{made.filename}"',
-            "x-manifest-sha256": made.manifest_sha256,
-            "cache-control": "no-store",
-        },
+    return download(
+        made.content, bundle.MEDIA_TYPE, made.filename, headers={"x-manifest-sha256": made.manifest_sha256}
     )

@@ -27,7 +27,7 @@ from lawful.errors import Forbidden, Invalid, LawfulError
 from lawful.policy.model import Policy
 from lawful.rights.subjects import Subject
 from lawful.web.auth import CurrentStaff, csrf_protect, staff_under
-from lawful.web.console import page_url, redirect, render
+from lawful.web.console import flashes, page_url, redirect, render
 from lawful.web.deps import get_db, get_policy
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -60,11 +60,6 @@ def officer(
     return caller
 
 
-def _flashes(request: Request) -> list[tuple[str, str]]:
-    message = DONE.get(request.query_params.get("done", ""))
-    return [("ok", message)] if message else []
-
-
 def _date(value: str, field: str, label: str) -> date | None:
     text = value.strip()
     if not text:
@@ -91,7 +86,7 @@ def register_page(
         caller,
         current=BASE,
         title="Disclosures to authorities",
-        flashes=_flashes(request),
+        flashes=flashes(request, DONE),
         rows=[(d, n, service.is_confidential(d)) for d, n in rows[:PER_PAGE]],
         newer_url=page_url(BASE, {"page": page - 1}) if page > 1 else None,
         older_url=page_url(BASE, {"page": page + 1}) if len(rows) > PER_PAGE else None,
@@ -217,7 +212,7 @@ def detail(
         caller,
         current=BASE,
         title=f"Disclosure to {entry.disclosure.authority}",
-        flashes=_flashes(request),
+        flashes=flashes(request, DONE),
         d=entry.disclosure,
         subjects=entry.subjects,
         categories=categories,

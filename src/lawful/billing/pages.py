@@ -62,7 +62,7 @@ from lawful.retention.holds import Hold, hold_of
 from lawful.settings import Settings
 from lawful.users import repository as users_repository
 from lawful.web.auth import CurrentStaff, csrf_protect, staff_under
-from lawful.web.console import page_url, redirect, render
+from lawful.web.console import page_url, redirect, section_page
 from lawful.web.deps import get_db, get_policy, get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -116,31 +116,17 @@ def add_months(month: date, count: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def done_flashes(request: Request) -> list[tuple[str, str]]:
-    message = DONE.get(request.query_params.get("done", ""))
-    return [("ok", message)] if message else []
-
-
 def billing_page(
-    request: Request,
-    template: str,
-    caller: CurrentStaff,
-    *,
-    section: str,
-    title: str,
-    status_code: int = 200,
-    flashes: Iterable[tuple[str, str]] = (),
-    **extra: Any,
+    request: Request, template: str, caller: CurrentStaff, *, section: str, title: str, **extra: Any
 ) -> HTMLResponse:
     """A billing page: the console layout with the billing sections' navigation."""
-    return render(
+    return section_page(
         request,
         f"console/billing/{template}",
         caller,
         current=BASE,
         title=title,
-        status_code=status_code,
-        flashes=[*done_flashes(request), *flashes],
+        done=DONE,
         sections=SECTIONS,
         section=section,
         **extra,
@@ -938,7 +924,7 @@ def _runs_page(
         section=f"{BASE}/runs",
         title="Billing runs",
         status_code=status_code,
-        flashes=notes,
+        notes=notes,
         error=error,
         period=period or f"{add_months(month_start(today()), -1):%Y-%m}",
         runs=runs,

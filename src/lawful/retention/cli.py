@@ -7,18 +7,19 @@ retention next`` lists, per rule, the next day something expires and how many ro
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from lawful.cli_support import PolicyOption, fail, progress_bar, table_console
 from lawful.data.purpose import Actor
 from lawful.errors import Invalid, LawfulError
+
+if TYPE_CHECKING:
+    from lawful.data.db import Database
 
 app = typer.Typer(
     help="Retention: apply the policy's retention periods and legal holds, see what expires next.",
@@ -27,15 +28,6 @@ app = typer.Typer(
 CLI = Actor.system("cli")
 USAGE = 2  # the exit status of bad input
 
-PolicyOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--policy",
-        envvar="LAWFUL_POLICY",
-        help="policy file (default: the shipped policy.toml)",
-        dir_okay=False,
-    ),
-]
 AtOption = Annotated[
     str | None,
     typer.Option(
@@ -56,8 +48,16 @@ def parse_moment(text: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _out() -> Console:
-    return Console(width=None if sys.stdout.isatty() else 200)
+def _moment_and_database(at: str | None, policy: Path | None) -> tuple[datetime | None, Database]:
+    """The moment ``--at`` names (bad input ends the command with the usage status), and the database."""
+    from lawful.cli import _staff_database
+
+    try:
+        moment = parse_moment(at)
+    except LawfulError as exc:
+        raise fail(exc.message, USAGE) from None
+    _, db = _staff_database(policy)
+    return moment, db
 
 
 @app.command("run")
@@ -69,22 +69,11 @@ def run(
     policy: PolicyOption = None,
 ) -> None:
     """Apply every retention rule of the policy now (or --at a moment) and print what was done."""
-    from lawful.cli import _fail, _staff_database, console
     from lawful.retention import sweeper
 
+    moment, db = _moment_and_database(at, policy)
     try:
-        moment = parse_moment(at)
-    except LawfulError as exc:
-        raise _fail(exc.message, USAGE) from None
-    _, db = _staff_database(policy)
-    try:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("dry run" if dry_run else "applying the retention rules", total=None)
             report = sweeper.run(
                 db,
@@ -94,7 +83,7 @@ def run(
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except LawfulError as exc:
-        raise _fail(exc.message, USAGE if isinstance(exc, Invalid) else 1) from None
+        raise fail(exc.message, USAGE if isinstance(exc, Invalid) else 1) from None
     finally:
         db.dispose()
     title = f"Retention {'dry run' if dry_run else 'run'} at {report.clock:%Y-%m-%d %H:%M} UTC"
@@ -110,7 +99,7 @@ def run(
             f"{action.rows:,}",
             style=None if action.rows else "dim",
         )
-    out = _out()
+    out = table_console()
     out.print(table)
     verb = "would be changed (dry run: nothing was)" if dry_run else "changed"
     out.print(f"{report.rows:,} rows {verb}; logged as run {report.run_id}", highlight=False)
@@ -123,18 +112,13 @@ def next_(
     policy: PolicyOption = None,
 ) -> None:
     """List what expires next: per rule, the next day something expires and how many rows by then."""
-    from lawful.cli import _fail, _staff_database
     from lawful.retention import sweeper
 
-    try:
-        moment = parse_moment(at)
-    except LawfulError as exc:
-        raise _fail(exc.message, USAGE) from None
-    _, db = _staff_database(policy)
+    moment, db = _moment_and_database(at, policy)
     try:
         found = sweeper.upcoming(db, now=moment, limit=limit, actor=CLI)
     except LawfulError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     finally:
         db.dispose()
     table = Table(
@@ -158,4 +142,4 @@ def next_(
             f"{item.rows:,}" if item.on else "",
             style=None if item.on else "dim",
         )
-    _out().print(table)
+    table_console().print(table)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
@@ -175,6 +176,19 @@ def _keys(text: str) -> list[str]:
     return [k for k in text.split(",") if k]
 
 
+def _described(table: str, item: sweeper.Upcoming | RetentionAction) -> dict[str, Any]:
+    """The fields a rule's forecast and a run's action share, for :class:`UpcomingOut` and :class:`ActionOut`."""
+    return {
+        "table": table,
+        "data": item.data,
+        "categories": _keys(item.category),
+        "purpose": item.purpose,
+        "rule": item.rule,
+        "action": item.action,
+        "rows": item.rows,
+    }
+
+
 @api.get("/next", summary="What expires next, per retention rule (purpose: accountability)")
 def next_expiring(
     caller: CurrentStaff = staff_api(PURPOSE),
@@ -183,17 +197,7 @@ def next_expiring(
 ) -> UpcomingList:
     now = datetime.now(UTC)
     items = [
-        UpcomingOut(
-            table=u.table,
-            data=u.data,
-            categories=_keys(u.category),
-            purpose=u.purpose,
-            rule=u.rule,
-            action=u.action,
-            on=u.on,
-            rows=u.rows,
-        )
-        for u in sweeper.upcoming(db, now=now, limit=limit)
+        UpcomingOut(**_described(u.table, u), on=u.on) for u in sweeper.upcoming(db, now=now, limit=limit)
     ]
     return UpcomingList(at=now, items=items)
 
@@ -216,19 +220,7 @@ def runs(
                 dry_run=v.run.dry_run,
                 actor=v.run.actor,
                 rows=v.run.rows,
-                actions=[
-                    ActionOut(
-                        table=a.table_name,
-                        data=a.data,
-                        categories=_keys(a.category),
-                        purpose=a.purpose,
-                        rule=a.rule,
-                        action=a.action,
-                        cutoff=a.cutoff,
-                        rows=a.rows,
-                    )
-                    for a in v.actions
-                ],
+                actions=[ActionOut(**_described(a.table_name, a), cutoff=a.cutoff) for a in v.actions],
             )
             for v in views
         ]

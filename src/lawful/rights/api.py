@@ -51,6 +51,7 @@ from lawful.settings import Settings
 from lawful.web.api import Limit, Offset, errors, staff_api, user_api
 from lawful.web.auth import CurrentStaff, CurrentUser, client_ip, csrf_protect
 from lawful.web.deps import get_db, get_settings
+from lawful.web.downloads import json_download
 from lawful.web.errors import ERROR_RESPONSES
 from lawful.web.mail import deliver_after_response
 
@@ -219,13 +220,7 @@ def packaged(request: RightsRequest) -> None:
 
 
 def package_response(package: dict[str, object], request_id: uuid.UUID) -> JSONResponse:
-    return JSONResponse(
-        package,
-        headers={
-            "content-disposition": f'attachment; filename="personal-data-{request_id}.json"',
-            "cache-control": "no-store",
-        },
-    )
+    return json_download(package, f"personal-data-{request_id}.json")
 
 
 def _view(db: Database, caller: CurrentStaff, request_id: uuid.UUID) -> RequestOut:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -41,7 +41,7 @@ from lawful.rights.render import to_html
 from lawful.rights.subjects import Link, links, purpose_of, root_table
 from lawful.settings import Settings
 from lawful.web.auth import CurrentStaff, csrf_protect, staff_under
-from lawful.web.console import page_url, redirect, render
+from lawful.web.console import page_url, redirect, section_page
 from lawful.web.deps import get_db, get_policy, get_settings
 from lawful.web.mail import deliver_after_response
 
@@ -68,30 +68,11 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
-def done_flashes(request: Request) -> list[tuple[str, str]]:
-    message = DONE.get(request.query_params.get("done", ""))
-    return [("ok", message)] if message else []
-
-
 def rights_page(
-    request: Request,
-    template: str,
-    caller: CurrentStaff,
-    *,
-    title: str,
-    status_code: int = 200,
-    flashes: Iterable[tuple[str, str]] = (),
-    **extra: Any,
+    request: Request, template: str, caller: CurrentStaff, *, title: str, **extra: Any
 ) -> HTMLResponse:
-    return render(
-        request,
-        f"console/rights/{template}",
-        caller,
-        current=BASE,
-        title=title,
-        status_code=status_code,
-        flashes=[*done_flashes(request), *flashes],
-        **extra,
+    return section_page(
+        request, f"console/rights/{template}", caller, current=BASE, title=title, done=DONE, **extra
     )
 
 
@@ -492,6 +473,32 @@ def _act(
     return redirect(f"{BASE}/{request_id}?done={done}")
 
 
+def _with_reason(
+    request: Request,
+    caller: CurrentStaff,
+    db: Database,
+    request_id: uuid.UUID,
+    tasks: BackgroundTasks,
+    reason: str,
+    *,
+    form: str,
+    done: str,
+    step: Callable[..., object],
+) -> Response:
+    """Extend or refuse (``step``) with the officer's reason, through :func:`_act`."""
+    return _act(
+        request,
+        caller,
+        db,
+        request_id,
+        tasks,
+        form=form,
+        values={f"{form}_reason": reason},
+        done=done,
+        action=lambda: step(db, request_id, officer=caller.actor, reason=reason.replace("\x00", "")),
+    )
+
+
 @router.post(BASE + "/{request_id}/extend", response_class=HTMLResponse)
 def extend(
     request: Request,
@@ -501,18 +508,8 @@ def extend(
     caller: CurrentStaff = staff_under(PURPOSE),
     db: Database = Depends(get_db),
 ) -> Response:
-    return _act(
-        request,
-        caller,
-        db,
-        request_id,
-        tasks,
-        form="extend",
-        values={"extend_reason": reason},
-        done="extended",
-        action=lambda: service.extend(
-            db, request_id, officer=caller.actor, reason=reason.replace("\x00", "")
-        ),
+    return _with_reason(
+        request, caller, db, request_id, tasks, reason, form="extend", done="extended", step=service.extend
     )
 
 
@@ -525,18 +522,8 @@ def refuse(
     caller: CurrentStaff = staff_under(PURPOSE),
     db: Database = Depends(get_db),
 ) -> Response:
-    return _act(
-        request,
-        caller,
-        db,
-        request_id,
-        tasks,
-        form="refuse",
-        values={"refuse_reason": reason},
-        done="refused",
-        action=lambda: service.refuse(
-            db, request_id, officer=caller.actor, reason=reason.replace("\x00", "")
-        ),
+    return _with_reason(
+        request, caller, db, request_id, tasks, reason, form="refuse", done="refused", step=service.refuse
     )
 
 

@@ -46,6 +46,7 @@ from lawful.rights.models import RequestKind, RequestStatus, RightsRequest, Subj
 from lawful.rights.service import Browser
 from lawful.web.auth import CurrentUser, client_ip, csrf_protect, current_user
 from lawful.web.deps import get_db, get_policy
+from lawful.web.downloads import download
 from lawful.web.portal import portal_context, render
 from lawful.web.templating import templates
 
@@ -339,51 +340,48 @@ def own_request(
     return found
 
 
-def _package(
-    request: Request, db: Database, caller: CurrentUser, request_id: uuid.UUID, kind: RequestKind | None
-) -> tuple[RightsRequest, dict[str, Any]]:
-    found = own_request(db, caller, request_id, kind)
-    return found, service.package_of(db, found, browser=browser_of(request))
+Packaged = tuple[RightsRequest, dict[str, Any]]
 
 
-def _download(content: bytes, media_type: str, filename: str, *, inline: bool = False) -> Response:
-    disposition = "inline" if inline else "attachment"
-    return Response(
-        content,
-        media_type=media_type,
-        headers={
-            "Content-Disposition": f'{disposition}; filename="{filename}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+def packaged(kind: RequestKind | None) -> Any:
+    """A dependency: the caller's own completed request of ``kind`` (None: either kind that is
+    downloaded) from the path's ``request_id``, and its package, made now."""
+
+    def dependency(
+        request: Request,
+        request_id: uuid.UUID,
+        caller: CurrentUser = Depends(current_user),
+        db: Database = Depends(get_db),
+    ) -> Packaged:
+        found = own_request(db, caller, request_id, kind)
+        return found, service.package_of(db, found, browser=browser_of(request))
+
+    return Depends(dependency)
+
+
+def _download(
+    content: bytes, media_type: str, found: RightsRequest, suffix: str, *, inline: bool = False
+) -> Response:
+    return download(content, media_type, f"personal-data-{found.id}.{suffix}", inline=inline, nosniff=True)
 
 
 @router.get(f"{PAGE}/{{request_id}}/package.json")
-def package_json(
-    request: Request,
-    request_id: uuid.UUID,
-    caller: CurrentUser = Depends(current_user),
-    db: Database = Depends(get_db),
-) -> Response:
-    found, package = _package(request, db, caller, request_id, None)
+def package_json(made: Packaged = packaged(None)) -> Response:
+    found, package = made
     content = json.dumps(package, indent=2, ensure_ascii=False).encode()
-    return _download(content, "application/json", f"personal-data-{found.id}.json")
+    return _download(content, "application/json", found, "json")
 
 
 @router.get(f"{PAGE}/{{request_id}}/report.html")
 def report_html(
-    request: Request,
-    request_id: uuid.UUID,
-    caller: CurrentUser = Depends(current_user),
-    db: Database = Depends(get_db),
-    policy: Policy = Depends(get_policy),
+    made: Packaged = packaged(RequestKind.access), policy: Policy = Depends(get_policy)
 ) -> Response:
-    found, package = _package(request, db, caller, request_id, RequestKind.access)
+    found, package = made
     response = _download(
         report.to_html(package, policy=policy).encode(),
         "text/html; charset=utf-8",
-        f"personal-data-{found.id}.html",
+        found,
+        "html",
         inline=True,
     )
     # The report is the person's own data shown as a page: it runs nothing and loads nothing.
@@ -393,16 +391,10 @@ def report_html(
 
 @router.get(f"{PAGE}/{{request_id}}/report.pdf")
 def report_pdf(
-    request: Request,
-    request_id: uuid.UUID,
-    caller: CurrentUser = Depends(current_user),
-    db: Database = Depends(get_db),
-    policy: Policy = Depends(get_policy),
+    made: Packaged = packaged(RequestKind.access), policy: Policy = Depends(get_policy)
 ) -> Response:
-    found, package = _package(request, db, caller, request_id, RequestKind.access)
-    return _download(
-        report.to_pdf(package, policy=policy), "application/pdf", f"personal-data-{found.id}.pdf"
-    )
+    found, package = made
+    return _download(report.to_pdf(package, policy=policy), "application/pdf", found, "pdf")
 
 
 def csv_value(value: Any) -> str:
@@ -440,14 +432,9 @@ def package_zip(package: Mapping[str, Any]) -> bytes:
 
 
 @router.get(f"{PAGE}/{{request_id}}/tables.zip")
-def tables_zip(
-    request: Request,
-    request_id: uuid.UUID,
-    caller: CurrentUser = Depends(current_user),
-    db: Database = Depends(get_db),
-) -> Response:
-    found, package = _package(request, db, caller, request_id, RequestKind.portability)
-    return _download(package_zip(package), "application/zip", f"personal-data-{found.id}.zip")
+def tables_zip(made: Packaged = packaged(RequestKind.portability)) -> Response:
+    found, package = made
+    return _download(package_zip(package), "application/zip", found, "zip")
 
 
 # --- confirming a request from its mailed link ------------------------------------------------------

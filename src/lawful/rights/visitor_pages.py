@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
@@ -27,6 +27,7 @@ from lawful.rights.service import PURPOSE, due_on
 from lawful.rights.visitors import codes_for, delete_events, events_of
 from lawful.web.auth import client_ip, csrf_protect
 from lawful.web.deps import get_db, get_policy
+from lawful.web.downloads import json_download
 from lawful.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -91,10 +92,7 @@ def my_visits_json(
         "generated_at": datetime.now(UTC).isoformat(),
         "monitoring": {"explanation": monitoring_note(policy), "linked_events": events},
     }
-    return JSONResponse(
-        body,
-        headers={"content-disposition": 'attachment; filename="my-visits.json"', "cache-control": "no-store"},
-    )
+    return json_download(body, "my-visits.json")
 
 
 @router.post(PAGE + "/erase")

@@ -10,6 +10,7 @@ variables; the navigation shows only the pages the staff member's role may open.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -111,8 +112,9 @@ def home_for(policy: Policy, role: str) -> str:
     return "/console/profile"
 
 
-def flashes(request: Request) -> list[tuple[str, str]]:
-    message = DONE.get(request.query_params.get("done", ""))
+def flashes(request: Request, done: Mapping[str, str] = DONE) -> list[tuple[str, str]]:
+    """The message shown after a redirect: ``?done=key`` looked up in ``done`` (fixed texts)."""
+    message = done.get(request.query_params.get("done", ""))
     return [("ok", message)] if message else []
 
 
@@ -159,6 +161,32 @@ def render(
         template,
         console_context(request, caller, current=current, title=title, **extra),
         status_code=status_code,
+    )
+
+
+def section_page(
+    request: Request,
+    template: str,
+    caller: CurrentStaff,
+    *,
+    current: str,
+    title: str,
+    done: Mapping[str, str],
+    status_code: int = 200,
+    notes: Iterable[tuple[str, str]] = (),
+    **extra: Any,
+) -> HTMLResponse:
+    """A page of a console section (``current``): its message after a redirect, from ``done``,
+    then ``notes``."""
+    return render(
+        request,
+        template,
+        caller,
+        current=current,
+        title=title,
+        status_code=status_code,
+        flashes=[*flashes(request, done), *notes],
+        **extra,
     )
 
 
