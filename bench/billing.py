@@ -65,10 +65,9 @@ from typing import Any
 import psycopg
 import sqlalchemy
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, insert, select
 
-from common import libpq_url, postgres_unreachable, postgres_url, revision, sqlite_url
+from common import libpq_url, postgres_unreachable, postgres_url, report, revision, sqlite_url
 from lawful.billing import catalogue, invoices, pdf, run, service
 from lawful.billing.catalogue import ChargeInput
 from lawful.billing.models import Invoice, InvoiceLine, InvoiceStatus, Subscription
@@ -799,21 +798,6 @@ def data_rows(results: list[Result]) -> list[list[str]]:
     ]
 
 
-def show(title: str, header: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for i, name in enumerate(header):
-        table.add_column(name, justify="right" if 2 <= i <= 4 and name != "measured" else "left")
-    for row in rows:
-        table.add_row(*row, style="red" if row[-1] == "MISSED" else None)
-    out.print(table)
-
-
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=10_000_000, help="usage events in the month")
@@ -871,23 +855,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             if result.profile:
                 out.print(f"[bold]profile: rate_period, {label}[/]\n{result.profile}")
-    show("The month's data", DATA_HEADER, data_rows(results))
-    show("Billing a month", HEADER, result_rows(results))
     notes.append(
         f"{', '.join(versions)}; GROUP BY and rating interleaved, median of {args.rounds} rounds; "
         f"load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs; "
         f"{time.perf_counter() - began:.0f} s in all"
     )
-    for note in notes:
-        out.print(note)
-    print("\nMarkdown:\n")
-    print(markdown(DATA_HEADER, data_rows(results)))
-    print()
-    print(markdown(HEADER, result_rows(results)))
-    print()
-    for note in notes:
-        print(f"_{note}_")
+    report(
+        out,
+        [
+            ("The month's data", DATA_HEADER, data_rows(results), right_aligned),
+            ("Billing a month", HEADER, result_rows(results), right_aligned),
+        ],
+        notes,
+    )
     return 0
+
+
+def right_aligned(i: int, name: str) -> bool:
+    return 2 <= i <= 4 and name != "measured"
 
 
 if __name__ == "__main__":

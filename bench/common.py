@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy import create_engine, make_url, text
 
 from lawful.data.migrate import upgrade
@@ -88,3 +90,44 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+# --- the tables every benchmark prints ------------------------------------------------------------
+
+Justify = Callable[[int, str], bool]  # (column index, column name) -> right-aligned?
+
+
+def markdown(header: list[str], rows: list[list[str]]) -> str:
+    """A table as Markdown, for bench/README.md."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def show(
+    out: Console, title: str, header: list[str], rows: list[list[str]], right: Justify | None = None
+) -> None:
+    """A table on the terminal; a row whose goal was missed (or whose sides disagree) in red."""
+    table = Table(title=title, title_justify="left")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="right" if right is not None and right(i, name) else "left")
+    for row in rows:
+        bad = "MISSED" in row[-1] or "MISMATCH" in " ".join(row)
+        table.add_row(*row, style="red" if bad else None)
+    out.print(table)
+
+
+def report(
+    out: Console, tables: Sequence[tuple[str, list[str], list[list[str]], Justify | None]], notes: list[str]
+) -> None:
+    """The tables and notes on the terminal, then the same as Markdown to paste into bench/README.md."""
+    for title, header, rows, right in tables:
+        show(out, title, header, rows, right)
+    for note in notes:
+        out.print(note)
+    print("\nMarkdown:\n")
+    for _, header, rows, _ in tables:
+        print(markdown(header, rows))
+        print()
+    for note in notes:
+        print(f"_{note}_")

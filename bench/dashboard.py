@@ -54,10 +54,9 @@ from typing import Any
 
 import psycopg
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, insert, select, text
 
-from common import libpq_url, postgres_unreachable, postgres_url, revision, sqlite_url
+from common import libpq_url, postgres_unreachable, postgres_url, report, revision, sqlite_url
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
 from lawful.monitoring import models, rollups, stats
@@ -709,21 +708,6 @@ def data_rows(results: list[Result]) -> list[list[str]]:
     return rows
 
 
-def show(title: str, header: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for name in header:
-        table.add_column(name)
-    for row in rows:
-        table.add_row(*row, style="red" if row[-1] == "MISSED" else None)
-    out.print(table)
-
-
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="the year view of the dashboard with 1M and 10M page views")
     parser.add_argument("--views", default="1000000,10000000", help="page views in the year, comma-separated")
@@ -772,25 +756,19 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if result.profile:
                     out.print(f"[bold]profile: {label}, {views:,}[/]\n{result.profile}")
-    for title, header, rows in (
-        ("The stored year", DATA_HEADER, data_rows(results)),
-        ("The year view", HEADER, result_rows(results)),
-    ):
-        show(title, header, rows)
     versions = f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
     notes.append(
         f"{versions}; {args.repeat} timed runs after the first; load average "
         f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs; {time.perf_counter() - began:.0f} s in all"
     )
-    for note in notes:
-        out.print(note)
-    print("\nMarkdown:\n")
-    print(markdown(DATA_HEADER, data_rows(results)))
-    print()
-    print(markdown(HEADER, result_rows(results)))
-    print()
-    for note in notes:
-        print(f"_{note}_")
+    report(
+        out,
+        [
+            ("The stored year", DATA_HEADER, data_rows(results), None),
+            ("The year view", HEADER, result_rows(results), None),
+        ],
+        notes,
+    )
     return 0
 
 

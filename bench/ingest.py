@@ -64,11 +64,10 @@ from typing import Any
 
 import psycopg
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, select, text
 from starlette.types import Receive, Scope, Send
 
-from common import libpq_url, postgres_unreachable, postgres_url, revision
+from common import Justify, libpq_url, postgres_unreachable, postgres_url, report, revision
 from lawful.data.db import Database
 from lawful.data.migrate import upgrade
 from lawful.data.purpose import Actor
@@ -1185,21 +1184,6 @@ def http_rows(results: list[Load]) -> list[list[str]]:
     return rows
 
 
-def show(title: str, header: list[str], rows: list[list[str]], numeric_from: int) -> None:
-    table = Table(title=title, title_justify="left")
-    for i, name in enumerate(header):
-        table.add_column(name, justify="right" if numeric_from <= i < len(header) - 1 else "left")
-    for row in rows:
-        table.add_row(*row, style="red" if "MISSED" in row[-1] or "MISMATCH" in " ".join(row) else None)
-    out.print(table)
-
-
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 # --- main ------------------------------------------------------------------------------------------
 
 
@@ -1288,8 +1272,6 @@ def main(argv: list[str] | None = None) -> int:
         tables.append(
             ("POST /api/event over HTTP, one uvicorn worker", HTTP_HEADER, http_rows(loads_http), 2)
         )
-    for title, header, rows, numeric in tables:
-        show(title, header, rows, numeric)
     import uvicorn
 
     notes.append(
@@ -1297,15 +1279,13 @@ def main(argv: list[str] | None = None) -> int:
         f"(loop {_loop_name()}, HTTP parser {_http_name()}); load average "
         f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} CPUs; {time.perf_counter() - began:.0f} s in all"
     )
-    for note in notes:
-        out.print(note)
-    print("\nMarkdown:\n")
-    for _, header, rows, _ in tables:
-        print(markdown(header, rows))
-        print()
-    for note in notes:
-        print(f"_{note}_")
+    report(out, [(title, header, rows, numeric_from(n, header)) for title, header, rows, n in tables], notes)
     return 0
+
+
+def numeric_from(first: int, header: list[str]) -> Justify:
+    """Right-align the columns from ``first`` up to the last (the verdict)."""
+    return lambda i, _: first <= i < len(header) - 1
 
 
 def _loop_name() -> str:

@@ -39,6 +39,7 @@ from rich.console import Console
 from rich.status import Status
 from rich.table import Table
 
+from common import markdown
 from lawful.customers import service as customers
 from lawful.customers.models import CustomerKind
 from lawful.data.db import Database
@@ -221,12 +222,6 @@ def rich_table(title: str, header: list[str], rows: list[list[str]]) -> Table:
         style = "bold green" if "recommended" in row[-1] else ("green" if "candidate" in row[-1] else None)
         table.add_row(*row, style=style)
     return table
-
-
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

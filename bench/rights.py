@@ -72,10 +72,9 @@ from typing import Any
 import psycopg
 import sqlalchemy
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import create_engine, event, make_url, text
 
-from common import PG_ADMIN_URL, libpq_url, postgres_unreachable, postgres_url, revision, sqlite_url
+from common import PG_ADMIN_URL, libpq_url, postgres_unreachable, postgres_url, report, revision, sqlite_url
 from lawful.data.annotations import table_subject
 from lawful.data.base import new_id
 from lawful.data.db import Database
@@ -1644,23 +1643,6 @@ def breakdown_rows(results: list[Result]) -> list[list[str]]:
     return rows
 
 
-def show(title: str, header: list[str], rows: list[list[str]]) -> None:
-    table = Table(title=title, title_justify="left")
-    for name in header:
-        table.add_column(
-            name, justify="right" if "ms" in name or name in ("rounds", "× plain SQL") else "left"
-        )
-    for row in rows:
-        table.add_row(*row, style="red" if row[-1] == "MISSED" else None)
-    out.print(table)
-
-
-def markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--users", type=int, default=100_000, help="customers' users")
@@ -1730,26 +1712,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             loads.append(os.getloadavg()[0])
             results.append(result)
             notes += result.notes
-    show("The data", DATA_HEADER, data_rows(results))
-    show("Data-subject rights and retention", HEADER, result_rows(results))
-    show("Where the plain SQL spends its time", BREAKDOWN_HEADER, breakdown_rows(results))
     notes.append(
         f"{', '.join(versions)}; access median of {args.rounds} rounds, erasure of {args.erasures} per side, "
         f"sides taking turns at going first; load average {min(loads):.1f}-{max(loads):.1f} on "
         f"{os.cpu_count()} CPUs; {time.perf_counter() - began:.0f} s in all"
     )
-    for note in notes:
-        out.print(note)
-    print("\nMarkdown:\n")
-    print(markdown(DATA_HEADER, data_rows(results)))
-    print()
-    print(markdown(HEADER, result_rows(results)))
-    print()
-    print(markdown(BREAKDOWN_HEADER, breakdown_rows(results)))
-    print()
-    for note in notes:
-        print(f"_{note}_")
+    report(
+        out,
+        [
+            ("The data", DATA_HEADER, data_rows(results), right_aligned),
+            ("Data-subject rights and retention", HEADER, result_rows(results), right_aligned),
+            ("Where the plain SQL spends its time", BREAKDOWN_HEADER, breakdown_rows(results), right_aligned),
+        ],
+        notes,
+    )
     return 0
+
+
+def right_aligned(i: int, name: str) -> bool:
+    return "ms" in name or name in ("rounds", "× plain SQL")
 
 
 if __name__ == "__main__":
