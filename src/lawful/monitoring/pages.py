@@ -26,7 +26,7 @@ from lawful.monitoring.stats_api import forget_sites
 from lawful.policy.model import Policy
 from lawful.settings import Settings
 from lawful.web.auth import CurrentStaff, csrf_protect, staff_under
-from lawful.web.console import page_url, redirect, render
+from lawful.web.console import flashes, page_url, redirect, render
 from lawful.web.deps import get_db, get_policy, get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -46,11 +46,6 @@ TITLES = {
     "device": ("Devices", "Device type", "Visits"),
     "event": ("Custom events", "Event", "Events"),
 }
-
-
-def _flashes(request: Request) -> list[tuple[str, str]]:
-    message = DONE.get(request.query_params.get("done", ""))
-    return [("ok", message)] if message else []
 
 
 def may_see_rows(policy: Policy, role: str) -> bool:
@@ -168,7 +163,7 @@ def _sites_page(
         sites=sites,
         error=error,
         values=values or {},
-        flashes=_flashes(request),
+        flashes=flashes(request, DONE),
     )
 
 
@@ -287,9 +282,9 @@ def site_dashboard(
         }
     base = settings.base_url.rstrip("/")
     tag = f'<script defer data-site="{board.site.domain}" src="{base}/js/lawful.js"></script>'
-    flashes = _flashes(request)
+    notes = flashes(request, DONE)
     if error:
-        flashes.append(("error", error))
+        notes.append(("error", error))
     return render(
         request,
         "console/analytics/dashboard.html",
@@ -311,7 +306,7 @@ def site_dashboard(
         timeout_minutes=policy.monitoring.session_timeout_minutes,
         raw_event_days=policy.monitoring.raw_event_days,
         realtime_minutes=stats.REALTIME_MINUTES,
-        flashes=flashes,
+        flashes=notes,
         **formatting(),
     )
 
