@@ -197,3 +197,27 @@ def test_the_monitoring_maintenance_applies_its_tables_through_the_retention_run
         actions = session.scalars(select(RetentionAction).where(RetentionAction.run_id == run.id)).all()
     assert run.actor == "system:monitoring-maintenance" and run.rows == 1
     assert [(a.table_name, a.action, a.rows) for a in actions] == [("page_events", "delete", 1)]
+
+
+def test_the_register_of_disclosures_keeps_its_people_seven_years_after_the_fiscal_year(
+    database: Database,
+) -> None:
+    from tests.authorities.helpers import disclose, make_officer
+
+    from lawful.authorities.models import Disclosure, DisclosureSubject
+
+    _, (contact,) = make_customer(database)
+    disclose(
+        database,
+        make_officer(database),
+        [Subject(SubjectKind.contact_person, contact.id)],
+        disclosed_on=date(2026, 3, 2),
+    )
+    assert count(database, "legal_obligation", DisclosureSubject) == 1
+    sweeper.run(database, now=at(date(2033, 12, 30)))
+    assert count(database, "legal_obligation", DisclosureSubject) == 1
+    report = sweeper.run(database, now=at(date(2033, 12, 31)))  # 7 years after the end of 2026
+    assert count(database, "legal_obligation", DisclosureSubject) == 0
+    assert report.rows_of("disclosure_subjects") == 1
+    # the register's entry stays: what was disclosed, to whom and on what ground names nobody
+    assert count(database, "legal_obligation", Disclosure) == 1

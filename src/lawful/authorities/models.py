@@ -42,12 +42,13 @@ class Disclosure(IdMixin, Base):
 
 
 class DisclosureSubject(IdMixin, Base):
-    """One person a disclosure was about."""
+    """One person a disclosure was about; kept as long as the legal obligation keeps such records,
+    counted from the day of the disclosure (its own column, so the retention run needs no join)."""
 
     __tablename__ = "disclosure_subjects"
     __table_args__ = (
         Index("ix_disclosure_subjects_subject", "subject_id"),
-        {"info": subject("customer", key="subject_id", kept="legal_obligation")},
+        {"info": subject("customer", key="subject_id", kept="legal_obligation", since="disclosed_on")},
     )
 
     disclosure_id: Mapped[uuid.UUID] = mapped_column(
@@ -55,3 +56,4 @@ class DisclosureSubject(IdMixin, Base):
     )
     subject_kind: Mapped[str] = mapped_column(String(20))
     subject_id: Mapped[uuid.UUID] = mapped_column(Uuid, info=personal("user.unique_id"))
+    disclosed_on: Mapped[date] = mapped_column(Date)

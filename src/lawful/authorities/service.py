@@ -278,7 +278,12 @@ def register(
         session.add(disclosure)
         session.flush()
         session.add_all(
-            DisclosureSubject(disclosure_id=disclosure.id, subject_kind=s.kind.value, subject_id=s.id)
+            DisclosureSubject(
+                disclosure_id=disclosure.id,
+                subject_kind=s.kind.value,
+                subject_id=s.id,
+                disclosed_on=disclosure.disclosed_on,
+            )
             for s in people
         )
     return Entry(disclosure, people)
