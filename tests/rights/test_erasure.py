@@ -20,7 +20,7 @@ from lawful.data.purpose import Actor
 from lawful.errors import PurposeViolation
 from lawful.mail.service import SmtpMailer, deliver_pending
 from lawful.rights import service
-from lawful.rights.erasure import erase
+from lawful.rights.erasure import ErasureResult, erase
 from lawful.rights.models import SealedRecord, SubjectKind
 from lawful.rights.subjects import Subject
 from lawful.users.models import StaffRole
@@ -158,3 +158,30 @@ def test_an_erasure_request_end_to_end_answers_and_then_forgets_the_address(
     answer = inbox.messages[-1]
     assert answer[0] == [email] and "We have erased your personal data" in answer[1].get_content()
     assert where_found(database, world.user.identifiers) == {}
+
+
+def test_a_dry_run_says_exactly_what_erasure_does_and_changes_nothing(database: Database) -> None:
+    world = build(database)
+    subject = Subject(SubjectKind.sole_proprietor, world.customer.id)
+    before = where_found(database, world.customer.identifiers)
+    preview = erase(database, subject, actor=Actor.system("tests:preview"), dry_run=True)
+    assert preview is not None
+    assert where_found(database, world.customer.identifiers) == before
+    with database.unit_of_work("accountability", ACTOR) as session:
+        logged = session.execute(
+            select(ProcessingRecord.operation).where(ProcessingRecord.actor_id == "tests:preview")
+        ).scalars()
+        assert set(logged) == {"read"}  # what was rolled back was not done
+    done = erase(database, subject, actor=ACTOR)
+    assert done is not None
+    assert preview.as_dict()["erased"] == done.as_dict()["erased"]
+
+    # the log grows by the dry run's own reads; everything else is the same
+    def kept(result: ErasureResult) -> list[tuple[str, int, str | None]]:
+        return [
+            (k["table"], k["rows"], k["until"])
+            for k in result.as_dict()["kept"]
+            if k["table"] != "processing_log"
+        ]
+
+    assert kept(preview) == kept(done) and any(t == "invoices" for t, _, _ in kept(done))

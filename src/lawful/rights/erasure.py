@@ -315,34 +315,65 @@ def erase(
     now: datetime | None = None,
     request_id: uuid.UUID | None = None,
     visitor_codes: list[int] | None = None,
+    dry_run: bool = False,
 ) -> ErasureResult | None:
-    """Erase ``subject`` (see the module); None when no such person exists."""
+    """Erase ``subject`` (see the module); None when no such person exists.
+
+    ``dry_run``: do all of it in the transaction, then roll it back, so the result says exactly what
+    erasing would do (the confirmation page shows it). Only the reads are logged as processing.
+    """
     from lawful.schema import metadata
 
     policy = db.policy
     now = now or datetime.now(UTC)
-    today = now.date()
     root = root_table(metadata, subject.kind)
     result = ErasureResult(str(subject), now)
     keys = set(purposes_needed(metadata, policy, root)) | {"contract", "monitoring"}
-    with db.purposes(actor, *[p.key for p in policy.purposes if p.key in keys]) as work:
-        if not Eraser(work, policy, now, request_id).erase(subject, result):
-            return None
-        if visitor_codes:
-            from lawful.rights.visitors import delete_events
-
-            result.note("page_events", "deleted", delete_events(work, visitor_codes), ["user.behavior"])
-        logged = work.execute(
-            "accountability",
-            select(func.count()).select_from(table_of(ProcessingRecord)).where(logged_about(subject)),
-        ).scalar_one()
-        retention = policy.purpose("accountability").category("user.unique_id")
-        result.keep(
-            "processing_log",
-            int(logged),
-            "accountability",
-            "which kinds of your data were processed, when and why: your account's identifier only, "
-            "no values (GDPR art. 5(2))",
-            None if retention is None else today + retention.retention.delta,
-        )
+    try:
+        with db.purposes(actor, *[p.key for p in policy.purposes if p.key in keys]) as work:
+            if not _erase(work, policy, subject, result, now, request_id, visitor_codes):
+                return None
+            if dry_run:
+                for access in work.accesses.values():
+                    for key in [k for k in access.entries if k[0] != "read"]:
+                        del access.entries[key]  # rolled back: not done, so not logged
+                raise _RolledBack
+    except _RolledBack:
+        pass
     return result
+
+
+class _RolledBack(Exception):
+    """Leaves a dry run's transaction, which rolls it back."""
+
+
+def _erase(
+    work: Purposes,
+    policy: Policy,
+    subject: Subject,
+    result: ErasureResult,
+    now: datetime,
+    request_id: uuid.UUID | None,
+    visitor_codes: list[int] | None,
+) -> bool:
+    today = now.date()
+    if not Eraser(work, policy, now, request_id).erase(subject, result):
+        return False
+    if visitor_codes:
+        from lawful.rights.visitors import delete_events
+
+        result.note("page_events", "deleted", delete_events(work, visitor_codes), ["user.behavior"])
+    logged = work.execute(
+        "accountability",
+        select(func.count()).select_from(table_of(ProcessingRecord)).where(logged_about(subject)),
+    ).scalar_one()
+    retention = policy.purpose("accountability").category("user.unique_id")
+    result.keep(
+        "processing_log",
+        int(logged),
+        "accountability",
+        "which kinds of your data were processed, when and why: your account's identifier only, "
+        "no values (GDPR art. 5(2))",
+        None if retention is None else today + retention.retention.delta,
+    )
+    return True

@@ -8,8 +8,9 @@
 - ``/console/rights/{id}``: the request's facts, deadline and extension, whether it is confirmed,
   and what can be done: extend (once, with a reason), refuse (with the ground), carry it out, the
   package of an access request (JSON, and the readable report), the restriction in force and
-  lifting it. Erasure asks for confirmation first on a page that lists, from the annotations and
-  the policy, what will be erased and what a legal hold keeps, because erasure cannot be undone.
+  lifting it. Erasure asks for confirmation first on a page that shows what will be erased and what
+  a legal hold keeps: the real erasure run and rolled back (``erase(dry_run=True)``), because
+  erasure cannot be undone.
 
 Whom a request recorded by the officer is about is not shown before the requester confirms it.
 The pages work under ``accountability`` as the signed-in staff member (the privacy officer; an
@@ -27,18 +28,17 @@ from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from lawful.data.annotations import column_category, personal_columns, table_hold, table_only, table_subject
 from lawful.data.db import Database
+from lawful.data.purpose import Actor
 from lawful.errors import Conflict, Invalid, LawfulError, NotFound
 from lawful.policy.model import Policy
-from lawful.retention.holds import hold_of
 from lawful.rights import api, service
+from lawful.rights.erasure import erase
 from lawful.rights.models import Channel, RequestKind, RightsRequest, SubjectKind
 from lawful.rights.render import to_html
-from lawful.rights.subjects import Link, links, purpose_of, root_table
+from lawful.rights.subjects import Subject
 from lawful.settings import Settings
 from lawful.web.auth import CurrentStaff, csrf_protect, staff_under
 from lawful.web.console import page_url, redirect, section_page
@@ -156,115 +156,6 @@ def correction_links(session: Session, request: RightsRequest) -> list[tuple[str
     if request.subject_kind is SubjectKind.user and request.requester_email:
         return [(page_url("/console/users", {"q": request.requester_email}), "the user in the list of users")]
     return []
-
-
-# --- what an erasure will do (it has no dry run: this is read from the schema and the policy) ------
-
-
-#: How rows are linked to the person (:data:`lawful.rights.subjects.How`), for the officer.
-FOUND_AS = {
-    "own": "the person's own row",
-    "subject": "rows about them",
-    "identifier": "rows that name them",
-    "agreement": "their agreement's rows",
-    "value": "rows sent to or naming their address",
-}
-
-
-@dataclass(frozen=True)
-class Planned:
-    table: str
-    found_as: str
-    action: str
-    categories: list[str]
-    kept: str = ""  # why and until when something stays
-
-
-def _categories(table: Table) -> list[str]:
-    return sorted({column_category(c) or "" for c in personal_columns(table)} - {""})
-
-
-def _hold_text(policy: Policy, table: Table, day: date) -> str:
-    hold = hold_of(policy, table, day)
-    spec = table_hold(table)
-    why = hold.why or (spec.why if spec else "")
-    until = f"; a record dated today is kept until {hold.until.isoformat()}" if hold.until else ""
-    return f"{why} (under {(hold.purpose or '').replace('_', ' ')}{until})"
-
-
-def _planned(link: Link, policy: Policy, day: date, own_is_held: bool) -> Planned | None:
-    table = link.table
-    found_as = FOUND_AS.get(link.how, link.how)
-    if link.how == "own":
-        if own_is_held:
-            return Planned(
-                table.name,
-                found_as,
-                "anonymised",
-                _categories(table),
-                "the row stays without personal data, because records kept under a legal hold point at it",
-            )
-        return Planned(table.name, found_as, "deleted", _categories(table))
-    if link.how == "agreement" or table_only(table) is not None:
-        return None
-    if table_hold(table) is not None:
-        return Planned(
-            table.name,
-            found_as,
-            "sealed: amounts stay, the other personal fields move to records only the legal obligation "
-            "may read; rows no longer held are deleted",
-            _categories(table),
-            _hold_text(policy, table, day),
-        )
-    spec = table_subject(table)
-    if spec is not None and spec.kept == "accountability":
-        others = [c for c in personal_columns(table) if c is not link.column]
-        return Planned(
-            table.name,
-            found_as,
-            "anonymised" if others else "kept",
-            _categories(table),
-            "the record that a request was made and answered, with the identifier only "
-            f"(kept under {purpose_of(table, policy).replace('_', ' ')})",
-        )
-    if link.how == "identifier":
-        return Planned(table.name, found_as, "anonymised", _categories(table))
-    others = [c for c in personal_columns(table) if c is not link.column]
-    if not others and link.column.nullable:
-        return Planned(
-            table.name, found_as, "unlinked from the person (the rows still count)", _categories(table)
-        )
-    return Planned(table.name, found_as, "deleted", _categories(table))
-
-
-def erasure_plan(policy: Policy, kind: SubjectKind, day: date) -> list[Planned]:
-    """What erasing a person of ``kind`` does, table by table (see :mod:`lawful.rights.erasure`)."""
-    from lawful.schema import metadata
-
-    root = root_table(metadata, kind)
-    own_is_held = any(
-        table_hold(t) is not None and any(fk.column.table is root for fk in t.foreign_keys)
-        for t in metadata.sorted_tables
-    )
-    plan: list[Planned] = []
-    seen: set[tuple[str, str]] = set()
-    for link in links(metadata, root):
-        step = _planned(link, policy, day, own_is_held)
-        if step is not None and (step.table, step.action) not in seen:
-            seen.add((step.table, step.action))
-            plan.append(step)
-    retention = policy.purpose("accountability").category("user.unique_id")
-    plan.append(
-        Planned(
-            "processing_log",
-            "entries by and about the person",
-            "kept",
-            ["user.unique_id"],
-            "which kinds of data were processed, when and why, with the identifier only"
-            + (f", for {retention.retention.phrase}" if retention is not None else ""),
-        )
-    )
-    return plan
 
 
 # --- the queue ----------------------------------------------------------------------------------------
@@ -548,7 +439,16 @@ def erase_confirmation(
     if not found.status.pending or found.verified_at is None:
         return redirect(f"{BASE}/{request_id}")
     kind = found.subject_kind
-    plan = erasure_plan(policy, kind, today()) if kind.table and found.subject_id is not None else []
+    preview: dict[str, object] = {"found": False}
+    if kind.table and found.subject_id is not None:
+        # The real erasure, rolled back: what the page shows is exactly what confirming does.
+        result = erase(
+            db,
+            Subject(kind, found.subject_id),
+            actor=Actor.system(f"rights:{request_id}:preview"),
+            dry_run=True,
+        )
+        preview = result.as_dict() if result is not None else preview
     return rights_page(
         request,
         "erase.html",
@@ -556,7 +456,7 @@ def erase_confirmation(
         title="Confirm the erasure",
         r=view,
         about=SUBJECT_LABELS[kind],
-        plan=plan,
+        outcome=preview,
         closes_account=kind is SubjectKind.sole_proprietor,
     )
 
