@@ -146,7 +146,7 @@ def file_as(db: Database, user_id: uuid.UUID, kind: RequestKind, details: str = 
         user = session.get(User, user_id)
         assert user is not None
         session.expunge(user)
-    return service.file_from_portal(db, user, kind=kind, details=details, settings=SETTINGS).id
+    return service.file_from_portal(db, user, kind=kind, details=details).id
 
 
 def stored(db: Database, request_id: uuid.UUID | str) -> RightsRequest:

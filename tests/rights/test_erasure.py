@@ -149,7 +149,7 @@ def test_an_erasure_request_end_to_end_answers_and_then_forgets_the_address(
     ]
     token = link.split("/rights/verify?token=")[1].split()[0]
     assert service.verify(database, token) and not service.verify(database, token)
-    done = service.complete(database, request.id, actor=as_officer, settings=config)
+    done = service.complete(database, request.id, actor=as_officer)
     outcome = json.loads(done.outcome or "{}")
     assert {"table": "users", "action": "deleted"}.items() <= next(
         e for e in outcome["erased"] if e["table"] == "users"

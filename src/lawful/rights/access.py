@@ -18,7 +18,6 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -34,7 +33,7 @@ from lawful.data.log import ProcessingRecord
 from lawful.data.purpose import Actor
 from lawful.policy.model import Policy, Purpose
 from lawful.rights.models import SubjectKind
-from lawful.rights.subjects import CREDENTIALS, Link, Subject, links, purpose_of, root_table
+from lawful.rights.subjects import CREDENTIALS, Subject, links, purpose_of, root_table
 
 FORMAT = "lawful-access-package/1"
 
@@ -139,24 +138,17 @@ def gather(
         purpose = purpose_of(link.table, policy)
         if only is not None and purpose not in only:
             continue
-        for table, rows in _rows(work, policy, link, subject, values):
-            entry = found.setdefault(table.name, Found(table, purpose, []))
-            if link.how not in entry.how:
-                entry.how.append(link.how)
-            keys = [c.name for c in table.primary_key.columns]
-            for row in rows:
-                entry.rows[tuple(row[k] for k in keys)] = _row(table, row)
+        condition = link.condition(subject.id, values)
+        if condition is None:
+            continue
+        table = link.table
+        entry = found.setdefault(table.name, Found(table, purpose, []))
+        if link.how not in entry.how:
+            entry.how.append(link.how)
+        keys = [c.name for c in table.primary_key.columns]
+        for row in work.execute(purpose, select(table).where(condition)).mappings():
+            entry.rows[tuple(row[k] for k in keys)] = _row(table, dict(row))
     return [f for f in found.values() if f.rows]
-
-
-def _rows(
-    work: Purposes, policy: Policy, link: Link, subject: Subject, values: dict[str, Any]
-) -> Iterator[tuple[Table, list[dict[str, Any]]]]:
-    condition = link.condition(subject.id, values)
-    if condition is None:
-        return
-    result = work.execute(purpose_of(link.table, policy), select(link.table).where(condition))
-    yield link.table, [dict(r) for r in result.mappings()]
 
 
 def purpose_views(policy: Policy, fides_subject: str, categories: set[str]) -> list[dict[str, Any]]:

@@ -345,9 +345,8 @@ def complete_request(
     tasks: BackgroundTasks,
     caller: Accountable,
     db: Database = Depends(get_db),
-    settings: Settings = Depends(get_settings),
 ) -> RequestOut:
-    service.complete(db, request_id, actor=caller.actor, note=body.note, settings=settings)
+    service.complete(db, request_id, actor=caller.actor, note=body.note)
     deliver_after_response(request, tasks)
     return _view(db, caller, request_id)
 
@@ -423,10 +422,9 @@ def portal_file(
     tasks: BackgroundTasks,
     caller: SignedIn,
     db: Database = Depends(get_db),
-    settings: Settings = Depends(get_settings),
 ) -> PortalRequestOut:
     filed = service.file_from_portal(
-        db, caller.user, kind=body.kind, details=body.details, browser=browser_of(request), settings=settings
+        db, caller.user, kind=body.kind, details=body.details, browser=browser_of(request)
     )
     deliver_after_response(request, tasks)
     return portal_out(filed)

@@ -46,8 +46,8 @@ def load_rights_demo(db: Database, *, now: datetime, seed: int, settings: Settin
     picked = rng.sample(users, 4)
     as_officer = Actor.staff(officer.id, officer.role.value)
     made = RightsDemo()
-    service.file_from_portal(db, picked[0], kind=RequestKind.access, settings=settings)
-    service.file_from_portal(db, picked[1], kind=RequestKind.objection, settings=settings)
+    service.file_from_portal(db, picked[0], kind=RequestKind.access)
+    service.file_from_portal(db, picked[1], kind=RequestKind.objection)
     made.requests += 2
     overdue = service.record_request(
         db,
@@ -105,7 +105,7 @@ def load_rights_demo(db: Database, *, now: datetime, seed: int, settings: Settin
         officer=as_officer,
         reason="Several of your colleagues asked for corrections at the same time; we check each with your company.",
     )
-    service.complete(db, erasure.id, actor=as_officer, settings=settings)
+    service.complete(db, erasure.id, actor=as_officer)
     made.disclosures = _disclosure(db, as_officer, now)
     return made
 

@@ -470,7 +470,6 @@ def complete(
     confirm: str = Form(""),
     caller: CurrentStaff = staff_under(PURPOSE),
     db: Database = Depends(get_db),
-    settings: Settings = Depends(get_settings),
 ) -> Response:
     with db.unit_of_work(PURPOSE, caller.actor) as session:
         found = service.get(session, request_id)
@@ -490,9 +489,7 @@ def complete(
         form="complete",
         values={"note": note},
         done="completed",
-        action=lambda: service.complete(
-            db, request_id, actor=caller.actor, note=note.replace("\x00", ""), settings=settings
-        ),
+        action=lambda: service.complete(db, request_id, actor=caller.actor, note=note.replace("\x00", "")),
     )
 
 

@@ -129,7 +129,6 @@ def file_from_portal(
     kind: str | RequestKind,
     details: str = "",
     browser: Browser | None = None,
-    settings: Settings | None = None,
 ) -> RightsRequest:
     """A signed-in user's request about themselves; access, portability and objection are answered at once."""
     kind = _kind(kind)
@@ -156,7 +155,7 @@ def file_from_portal(
         )
         session.add(request)
     if kind in IMMEDIATE:
-        return complete(db, request.id, actor=actor, browser=browser, settings=settings)
+        return complete(db, request.id, actor=actor, browser=browser)
     return request
 
 
@@ -334,7 +333,6 @@ def complete(
     actor: Actor,
     browser: Browser | None = None,
     note: str = "",
-    settings: Settings | None = None,
 ) -> RightsRequest:
     """Carry out a verified request (see the module) and mark it completed."""
     with db.unit_of_work(PURPOSE, actor) as session:

@@ -24,7 +24,6 @@ linked to a visitor only through the day's salt (see :mod:`lawful.rights.visitor
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -36,7 +35,6 @@ from lawful.data.annotations import (
     SubjectSpec,
     column_category,
     personal_columns,
-    table_hold,
     table_only,
     table_subject,
 )
@@ -171,10 +169,6 @@ def purpose_of(table: Table, policy: Policy) -> str:
     raise LookupError(f"no purpose of the policy covers every column of {table.name}")
 
 
-def is_held(table: Table) -> bool:
-    return table_hold(table) is not None
-
-
 def is_numeric(column: Column[Any]) -> bool:
     return isinstance(column.type, Integer | Numeric)
 
@@ -190,14 +184,3 @@ def blank(column: Column[Any]) -> Any:
     if is_numeric(column):
         return 0
     raise TypeError(f"{column} cannot be blanked")
-
-
-def personal_names(table: Table) -> list[str]:
-    return [c.name for c in personal_columns(table)]
-
-
-def tables_with(links_: Iterable[Link]) -> list[str]:
-    seen: dict[str, None] = {}
-    for link in links_:
-        seen.setdefault(link.table.name, None)
-    return list(seen)
