@@ -138,7 +138,7 @@ def mailed_token(db: Database, *, to: str, kind: str) -> str:
             .limit(1)
         ).one()
         body = mail.body
-    found = re.search(r"/(?:invitation|reset)/([A-Za-z0-9_-]+)", body)
+    found = re.search(r"/(?:invitation|reset|confirm)/([A-Za-z0-9_-]+)", body)
     assert found, body
     return found.group(1)
 

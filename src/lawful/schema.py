@@ -6,6 +6,7 @@ A new domain package adds its ``models`` import below.
 
 from __future__ import annotations
 
+from lawful.agreements import models as agreements  # noqa: F401
 from lawful.authorities import models as authorities  # noqa: F401
 from lawful.billing import models as billing  # noqa: F401
 from lawful.customers import models as customers  # noqa: F401

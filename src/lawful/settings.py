@@ -71,6 +71,21 @@ class Settings(BaseSettings):
     )
     vies: bool = Field(default=False, description="check EU VAT numbers with VIES as well as their format")
 
+    # Agreements: the terms of service and the public sign-up
+    terms: Path | None = Field(
+        default=None, description="the terms of service, a Markdown file; a shipped example if unset"
+    )
+    signup_open: bool = Field(default=True, description="customers may sign up and order on the website")
+    signup_confirm_hours: int = Field(
+        default=24, ge=1, le=168, description="a confirmation link works this long"
+    )
+    signup_ip_limit: int = Field(default=10, ge=1, description="sign-ups per IP address per window")
+    confirm_ip_limit: int = Field(
+        default=20, ge=1, description="confirmation attempts per IP address per window"
+    )
+    signup_window_minutes: int = Field(default=60, ge=1, description="the window of both limits")
+    signup_mails_per_hour: int = Field(default=3, ge=1, description="sign-up mails to one address per hour")
+
     # Mail: SMTP when smtp_host is set, else the local outbox only (shown in the console)
     smtp_host: str | None = None
     smtp_port: int = 587

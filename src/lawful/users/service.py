@@ -120,7 +120,7 @@ def normalise_email(email: str) -> str:
         raise Invalid(f"not a valid e-mail address: {exc}") from None
 
 
-def _check_password(password: str, *, email: str, name: str) -> None:
+def check_password(password: str, *, email: str, name: str) -> None:
     problem = password_problem(password, email=email, name=name)
     if problem:
         raise Invalid(problem, detail={"field": "password"})
@@ -135,7 +135,7 @@ def create_staff(
     email = normalise_email(email)
     if repo.email_taken(session, PrincipalKind.staff, email):
         raise Conflict("a staff member with that e-mail address exists")
-    _check_password(password, email=email, name=name)
+    check_password(password, email=email, name=name)
     staff = Staff(
         email=email,
         name=name.strip(),
@@ -226,7 +226,7 @@ def accept_invitation(session: Session, *, token: str, password: str, cfg: AuthC
     user = session.get(User, record.principal_id)
     if user is None or user.status == AccountStatus.disabled:
         raise Gone("this invitation is no longer valid")
-    _check_password(password, email=user.email, name=user.name)
+    check_password(password, email=user.email, name=user.name)
     user.password_hash = hash_password(password, cfg.hasher)
     user.status = AccountStatus.active
     return user
@@ -266,7 +266,7 @@ def reset_password(
     principal = repo.by_id(session, kind, record.principal_id)
     if principal is None or record.principal_kind != kind:
         raise NotFound("this link is not valid")
-    _check_password(password, email=principal.email, name=principal.name)
+    check_password(password, email=principal.email, name=principal.name)
     principal.password_hash = hash_password(password, cfg.hasher)
     repo.end_sessions(session, kind, principal.id)
     return principal
@@ -274,7 +274,7 @@ def reset_password(
 
 def set_password(session: Session, principal: Principal, *, password: str, cfg: AuthConfig) -> None:
     """Set a new password without the old one (an operator's reset); ends every session."""
-    _check_password(password, email=principal.email, name=principal.name)
+    check_password(password, email=principal.email, name=principal.name)
     principal.password_hash = hash_password(password, cfg.hasher)
     repo.end_sessions(session, kind_of(principal), principal.id)
 
@@ -284,7 +284,7 @@ def change_password(
 ) -> None:
     if not verify_password(principal.password_hash, current, cfg.hasher):
         raise Invalid("the current password is wrong", detail={"field": "current_password"})
-    _check_password(new, email=principal.email, name=principal.name)
+    check_password(new, email=principal.email, name=principal.name)
     principal.password_hash = hash_password(new, cfg.hasher)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,6 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from lawful import __version__
+from lawful.agreements.documents import statement_document, terms_document
+from lawful.agreements.publication import Publication
 from lawful.billing import service as billing_service
 from lawful.billing.invoices import invoice_attachments
 from lawful.data.check import assert_metadata
@@ -32,6 +35,7 @@ from lawful.web import api
 from lawful.web.auth import CsrfCookieMiddleware
 from lawful.web.deps import get_db, get_policy
 from lawful.web.errors import ERROR_RESPONSES, ErrorBody, install_error_handlers
+from lawful.web.ratelimit import RateLimiter
 from lawful.web.routes import routers
 
 log = logging.getLogger("lawful.web")
@@ -56,6 +60,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:  # publish new versions of the statement and the terms, and mail customers the changes
+            await asyncio.to_thread(app.state.publication.ensure)
+        except Exception:
+            log.exception("publishing the statement and the terms failed; retried on first use")
         async with (
             jobs.scheduled(database, settings.maintenance_minutes),
             billing_service.scheduled(database, settings),
@@ -78,6 +86,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.state.db = database
     app.state.auth = AuthConfig.from_settings(settings)
     app.state.mailer = mailer_for(settings)
+    app.state.publication = Publication(
+        database,
+        [statement_document(policy), terms_document(settings.terms)],
+        base_url=settings.base_url,
+        organisation=policy.organisation.name,
+    )
+    app.state.signup_limit = RateLimiter(settings.signup_ip_limit, settings.signup_window_minutes * 60)
+    app.state.confirm_limit = RateLimiter(settings.confirm_ip_limit, settings.signup_window_minutes * 60)
     app.state.attachments = [invoice_attachments(policy, settings), rights_attachments(database)]
     install_error_handlers(app)
     app.add_middleware(CsrfCookieMiddleware, secure=settings.secure_cookies)
