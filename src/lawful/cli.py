@@ -752,6 +752,10 @@ from lawful.retention.cli import app as retention_app  # noqa: E402
 
 app.add_typer(retention_app, name="retention")
 
+from lawful.agreements.cli import app as documents_app  # noqa: E402
+
+app.add_typer(documents_app, name="documents")
+
 
 def main() -> None:  # pragma: no cover - console entry
     app()
