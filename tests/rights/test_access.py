@@ -26,7 +26,7 @@ def _forms(value: uuid.UUID) -> tuple[str, str]:
 
 
 def test_every_table_holding_data_about_a_user_is_in_their_package(database: Database) -> None:
-    world = build(database)
+    world = build(database, invoices=False)
     result = package(database, Subject(SubjectKind.user, world.user.id), actor=ACTOR)
     assert result is not None
     tables = {t["table"]: t for t in result["data"]}
@@ -64,7 +64,7 @@ def test_every_table_holding_data_about_a_user_is_in_their_package(database: Dat
 
 
 def test_the_package_explains_every_purpose_from_the_policy(database: Database) -> None:
-    world = build(database)
+    world = build(database, invoices=False)
     result = package(database, Subject(SubjectKind.user, world.user.id), actor=ACTOR)
     assert result is not None
     purposes = {p["purpose"]: p for p in result["purposes"]}
@@ -101,7 +101,7 @@ def test_a_sole_proprietor_sees_their_invoices_and_agreement(database: Database)
 
 
 def test_portability_keeps_to_what_is_processed_under_contract(database: Database) -> None:
-    world = build(database)
+    world = build(database, invoices=False)
     result = package(database, Subject(SubjectKind.user, world.user.id), actor=ACTOR, scope="portability")
     assert result is not None
     assert {t["purpose"] for t in result["data"]} == {"contract"}
@@ -110,7 +110,7 @@ def test_portability_keeps_to_what_is_processed_under_contract(database: Databas
 
 def test_an_unknown_person_has_no_package(database: Database) -> None:
     assert package(database, Subject(SubjectKind.user, uuid.uuid4()), actor=ACTOR) is None
-    world = build(database)
+    world = build(database, invoices=False)
     # a company is not a person: its row is not found as a sole proprietor
     assert package(database, Subject(SubjectKind.contact_person, world.user.id), actor=ACTOR) is None
 
@@ -137,7 +137,7 @@ def nicknames(sqlite_db: Database) -> Iterator[Table]:
 def test_a_newly_annotated_table_appears_without_changing_the_rights_code(
     sqlite_db: Database, nicknames: Table
 ) -> None:
-    world = build(sqlite_db)
+    world = build(sqlite_db, invoices=False)
     with sqlite_db.purposes(ACTOR, "contract") as work:
         work.execute(
             "contract", insert(nicknames).values(id=uuid.uuid4(), user_id=world.user.id, nickname="Jantje")

@@ -32,7 +32,7 @@ def test_erasing_a_user_leaves_their_identifiers_nowhere(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    world = build(database)
+    world = build(database, invoices=False)
     assert set(where_found(database, world.user.identifiers)) == set(world.user.identifiers)
     result = erase(database, Subject(SubjectKind.user, world.user.id), actor=ACTOR)
     assert result is not None
@@ -71,7 +71,7 @@ def test_erasing_a_sole_proprietor_keeps_only_the_sealed_invoice_records(
 
 
 def test_erasing_a_contact_person(database: Database) -> None:
-    world = build(database)
+    world = build(database, invoices=False)
     assert set(where_found(database, world.contact.identifiers)) == set(world.contact.identifiers)
     result = erase(database, Subject(SubjectKind.contact_person, world.contact.id), actor=ACTOR)
     assert result is not None
@@ -103,7 +103,7 @@ def test_sealed_invoice_documents_are_for_the_tax_law_only(database: Database) -
 
 
 def test_erasure_is_logged_under_each_purpose_it_used(database: Database) -> None:
-    world = build(database)
+    world = build(database, invoices=False)
     erase(database, Subject(SubjectKind.user, world.user.id), actor=ACTOR)
     with database.unit_of_work("accountability", ACTOR) as session:
         rows = session.execute(
@@ -127,7 +127,7 @@ def test_an_erasure_request_end_to_end_answers_and_then_forgets_the_address(
     """Recorded by the privacy officer, confirmed by the link, carried out, answered by e-mail:
     afterwards the person's identifiers are nowhere, the answer's address included."""
     inbox, port = smtp
-    world = build(database)
+    world = build(database, invoices=False)
     config = SETTINGS.model_copy(update={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_starttls": False})
     officer = make_staff(database, role=StaffRole.privacy_officer, email="pia@lawful.example")
     as_officer = Actor.staff(officer.id, "privacy_officer")

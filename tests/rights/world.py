@@ -11,7 +11,8 @@ from sqlalchemy import text
 from tests.billing.helpers import make_service, record_usage, standard_catalogue
 from tests.factories import FAST, SYSTEM, make_staff, make_user
 
-from lawful.billing import catalogue, invoices
+from lawful.billing import catalogue
+from lawful.billing import invoices as invoicing
 from lawful.billing import service as billing
 from lawful.customers import service as customers
 from lawful.customers.models import CustomerKind
@@ -57,9 +58,13 @@ def _sign_in(db: Database, email: str, ip: str) -> None:
         )
 
 
-def build(db: Database, *, tag: str = "") -> World:
+def build(db: Database, *, tag: str = "", invoices: bool = True) -> World:
     """A sole proprietor with a contact person, a user, sign-ins, support conversations, usage,
-    mail, a finalised invoice with its documents, and a second customer with its own user."""
+    mail, a finalised invoice with its documents, and a second customer with its own user.
+
+    ``invoices=False`` leaves out the billing run (its invoices, lines, PDF and UBL documents, the
+    slow part): for tests that never look at invoices, their documents, sealed records or holds.
+    The plans, subscriptions and usage are still made. A ``tag`` makes no billing at all."""
     plans = standard_catalogue(db) if not tag else None
     staff = make_staff(db, role=StaffRole.support, email=f"sam{tag}@lawful.example")
     with db.unit_of_work("contract", SYSTEM) as session:
@@ -120,15 +125,16 @@ def build(db: Database, *, tag: str = "") -> World:
             catalogue.subscribe(session, shop_id, plans["starter"].id, starts_on=date(2026, 9, 1))
             catalogue.subscribe(session, company_id, plans["starter"].id, starts_on=date(2026, 9, 1))
         record_usage(db, api, shop_id, code="api.call", day=date(2026, 10, 5), count=30)
+    if plans is not None and invoices:
         billing.run(db, OCT, settings=SETTINGS, today=ISSUED)
         with db.unit_of_work("contract", SYSTEM) as session:
-            invoice_ids = invoices.drafts_of(session)
+            invoice_ids = invoicing.drafts_of(session)
         for invoice_id in invoice_ids:
             with db.unit_of_work("contract", SYSTEM) as session:
-                invoice = invoices.finalise(
+                invoice = invoicing.finalise(
                     session, invoice_id, today=ISSUED, actor="tests", settings=SETTINGS
                 )
-                invoices.documents(session, invoice, policy=db.policy, settings=SETTINGS)
+                invoicing.documents(session, invoice, policy=db.policy, settings=SETTINGS)
     return World(
         customer=Person(
             shop_id,
