@@ -11,6 +11,11 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
+    from lawful.agreements import api as agreements_api
+    from lawful.agreements import pages as agreements_pages
+    from lawful.agreements import portal_pages as agreements_portal_pages
+    from lawful.agreements import public_pages as agreements_public_pages
+    from lawful.agreements import signup_pages as agreements_signup_pages
     from lawful.authorities import api as authorities_api
     from lawful.authorities import pages as authorities_pages
     from lawful.billing import api as billing_api
@@ -62,4 +67,9 @@ def routers() -> list[APIRouter]:
         billing_api.router,
         billing_pages.router,
         billing_portal_pages.router,
+        agreements_api.router,
+        agreements_pages.router,
+        agreements_portal_pages.router,
+        agreements_public_pages.router,
+        agreements_signup_pages.router,
     ]
