@@ -12,7 +12,10 @@ Billing comes with the customers (:func:`load_billing`): the standard metrics an
 subscriptions, usage for the last three full months and this month as the demo app's usage
 service reported it (written in bulk, as :func:`lawful.monitoring.usage.record` writes it), and
 the invoices of the three past months made and finalised by the real billing run, month after
-month, on the days the daily job would have done it.
+month, on the days the daily job would have done it. Every subscription, plan change and
+cancellation goes through :mod:`lawful.agreements.service`, so each leaves an agreement record
+with the published terms and statement: concluded by the demo's finance staff member in the
+console, and for one sole proprietor on the website, accepted by its admin.
 
 Loading is idempotent: staff are created when their address is free, customers (with their
 users, support contacts and billing) only into a database that has none. :func:`demo_logins`
@@ -40,6 +43,10 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lawful.agreements import documents as agreement_documents
+from lawful.agreements import service as agreements
+from lawful.agreements.models import Channel as AgreementChannel
+from lawful.agreements.models import DocumentVersion
 from lawful.billing import catalogue as billing_catalogue
 from lawful.billing import service as billing
 from lawful.billing.catalogue import ChargeInput
@@ -274,7 +281,9 @@ def demo_tables(logins: list[Login], base_url: str) -> list[Table]:
     for label, path in (
         ("Staff console", "/console/"),
         ("Customer portal", "/portal/"),
+        ("Pricing and sign-up", "/pricing"),
         ("Privacy statement", "/privacy"),
+        ("Terms of service", "/terms"),
         ("API documentation", "/docs"),
     ):
         where.add_row(label, f"{base_url}{path}")
@@ -795,6 +804,8 @@ def load_billing(
         result.periods.insert(0, month_start(result.periods[0] - timedelta(days=1)))
     result.periods.pop()  # this month is not invoiced yet
     accounts = _accounts(customers, result.periods[0], today, random.Random(seed + 5))
+    subscribed = {a.customer_id for a in accounts}
+    context = _agreement_context(db, settings, [c for c in customers if c.id in subscribed])
     result.usage_events = _store_usage(db, accounts, result.periods[0], now, random.Random(seed + 6))
     total, done = 1 + len(result.periods), 1
     if progress:
@@ -805,7 +816,7 @@ def load_billing(
         if changes:  # the day's subscriptions, plan changes and cancellations in one unit of work
             with db.unit_of_work(billing.PURPOSE, ACTOR) as session:
                 for step in changes:
-                    result.subscriptions += _apply(session, step, plan_ids)
+                    result.subscriptions += _apply(session, step, plan_ids, context)
         for step in todo:
             if step.period is not None:
                 billing.run(db, step.period, settings=settings, actor=ACTOR)
@@ -978,21 +989,104 @@ def _timeline(accounts: list[_Account], periods: list[date], settings: Settings,
     return sorted(steps, key=lambda step: (step.day, ORDER[step.action]))
 
 
-def _apply(session: Session, step: _Step, plan_ids: dict[str, uuid.UUID]) -> int:
-    """Carry out a subscription change; the number of subscriptions it made."""
+@dataclass(frozen=True)
+class _Agreements:
+    """What the demo's agreement records name: the published versions, the staff member who
+    records them, and the sole proprietor who signed up on the website (its admin and IP address)."""
+
+    terms: DocumentVersion
+    statement: DocumentVersion
+    staff_id: uuid.UUID | None
+    online: dict[uuid.UUID, tuple[uuid.UUID, str]]  # customer -> (admin user, IP address)
+
+
+#: Where the demo's sign-up came from: an address of TEST-NET-3 (RFC 5737), never a real one.
+SIGNUP_IP = "203.0.113.42"
+
+
+def _agreement_context(db: Database, settings: Settings, customers: list[Customer]) -> _Agreements:
+    """Publish the statement and the terms (as the app does when it starts) and find who records
+    the demo's agreements."""
+    with db.unit_of_work("contract", ACTOR) as session:
+        statement, _ = agreement_documents.publish(session, agreement_documents.statement_document(db.policy))
+        terms, _ = agreement_documents.publish(
+            session, agreement_documents.terms_document(settings.terms or None)
+        )
+        online: dict[uuid.UUID, tuple[uuid.UUID, str]] = {}
+        for customer in customers:
+            if (
+                customer.kind is not CustomerKind.sole_proprietor
+                or customer.status is not CustomerStatus.active
+            ):
+                continue
+            admin = session.scalar(
+                select(User.id)
+                .where(
+                    User.customer_id == customer.id,
+                    User.role == UserRole.admin,
+                    User.status == AccountStatus.active,
+                )
+                .order_by(User.created_at, User.id)
+                .limit(1)
+            )
+            if admin is not None:
+                online[customer.id] = (admin, SIGNUP_IP)
+                break
+    with db.unit_of_work("staff_access", ACTOR) as session:
+        email = next(e for role, e, _ in STAFF if role is StaffRole.finance)
+        finance = users_repo.by_email(session, PrincipalKind.staff, email)
+        staff_id = finance.id if finance is not None else None
+    return _Agreements(terms, statement, staff_id, online)
+
+
+def _how(
+    context: _Agreements, day: date, note: str, *, user: tuple[uuid.UUID, str] | None = None
+) -> agreements.Acceptance:
+    """An acceptance on ``day``: by the customer's admin on the website, or recorded by staff."""
+    at = datetime(day.year, day.month, day.day, 10, tzinfo=UTC)
+    if user is not None:
+        return agreements.Acceptance(
+            AgreementChannel.self_service,
+            user_id=user[0],
+            ip_address=user[1],
+            accepted_at=at,
+            terms=context.terms,
+            statement=context.statement,
+        )
+    return agreements.Acceptance(
+        AgreementChannel.console,
+        staff_id=context.staff_id,
+        accepted_at=at,
+        terms=context.terms,
+        statement=context.statement,
+        note=note,
+    )
+
+
+def _apply(session: Session, step: _Step, plan_ids: dict[str, uuid.UUID], context: _Agreements) -> int:
+    """Carry out a subscription change, recorded as an agreement event; the number of
+    subscriptions it made."""
     account = step.account
     assert account is not None
+    customer_id = account.customer_id
     if step.action == "subscribe":
-        billing_catalogue.subscribe(
-            session, account.customer_id, plan_ids[account.plan], starts_on=account.starts_on
-        )
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        status = customer.status
+        day = account.starts_on
+        how = _how(context, day, f"signed order form {day.isoformat()}", user=context.online.get(customer_id))
+        agreements.conclude(session, customer_id, plan_ids[account.plan], starts_on=day, how=how)
+        customer.status = status  # a suspended customer stays suspended
         return 1
     if step.action == "change" and account.change is not None:
         day, plan = account.change
-        billing_catalogue.subscribe(session, account.customer_id, plan_ids[plan], starts_on=day)
+        how = _how(context, day, f"plan change asked by e-mail {day.isoformat()}")
+        agreements.change_plan(session, customer_id, plan_ids[plan], starts_on=day, how=how)
         return 1
     if step.action == "cancel" and account.ends_on is not None:
-        billing_catalogue.cancel(session, account.customer_id, on=account.ends_on)
+        day = account.ends_on
+        how = _how(context, day, f"notice of termination received {day.isoformat()}")
+        agreements.cancel(session, customer_id, on=day, how=how)
     return 0
 
 

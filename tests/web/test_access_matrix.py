@@ -805,6 +805,25 @@ ROUTES = [
     # retention
     Route("GET", "/api/v1/retention/next", ACCOUNTABILITY),
     Route("GET", "/api/v1/retention/runs", ACCOUNTABILITY),
+    # agreements: published documents (public) -- rows of the public pages' API go here
+    Route("GET", "/api/v1/documents", EVERYONE),
+    # agreements: staff -- rows of the agreements API go here
+    Route("GET", "/api/v1/customers/{customer_id}/agreements", CONTRACT, params=a_customer),
+    Route(
+        "POST",
+        "/api/v1/customers/{customer_id}/agreements",
+        FEES,
+        params=lambda w: __import__("tests.agreements.matrix", fromlist=["_"]).fresh_prospect(w),
+        body=lambda w: __import__("tests.agreements.matrix", fromlist=["_"]).conclusion(w),
+        ok=201,
+    ),
+    Route("GET", "/api/v1/documents/{kind}/versions", CONTRACT, params=lambda w: {"kind": "statement"}),
+    Route(
+        "GET",
+        "/api/v1/documents/{kind}/versions/{version_id}/diff",
+        CONTRACT,
+        params=lambda w: __import__("tests.agreements.matrix", fromlist=["_"]).a_terms_version(w),
+    ),
 ]
 
 

@@ -6,7 +6,8 @@ Who may do what (staff roles come from the policy):
   ``contract`` (support answers "which plan am I on?");
 - everything that decides or shows what is invoiced (creating metrics and plans, offering them,
   subscribing and cancelling, runs, invoices, credit notes, documents, revenue): staff acting
-  under ``contract`` *and* ``legal_obligation`` (finance). Changes run under ``contract``, like the
+  under ``contract`` *and* ``legal_obligation`` (finance). Subscribing and cancelling go through
+  :mod:`lawful.agreements.service`, so each leaves an agreement record in the caller's name. Changes run under ``contract``, like the
   billing service; invoices and revenue are read under ``legal_obligation``, the purpose that keeps
   them;
 - ``/api/v1/portal/billing`` and ``/api/v1/portal/invoices``: a customer's admin, for their own
@@ -20,15 +21,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lawful.agreements import service as agreements
 from lawful.billing import catalogue, invoices, reports, service
 from lawful.billing.metrics import parse_filters
 from lawful.billing.models import (
@@ -100,6 +102,9 @@ RECORDS = "legal_obligation"  # invoices are kept, and read, under the purpose t
 MAX_MONTHS = 120
 NO_SUCH_INVOICE = "no such invoice"
 INVOICES = cast(Table, Invoice.__table__)
+
+#: The note on the agreement record of a subscription changed through this API.
+API_NOTE = "recorded through the billing API"
 
 PDF = "application/pdf"
 XML = "application/xml"
@@ -465,13 +470,18 @@ def list_subscriptions(
     responses=errors(409),
 )
 def subscribe(
+    request: Request,
     customer_id: uuid.UUID,
     body: SubscriptionIn,
     caller: CurrentStaff = Depends(finance_staff),
     db: Database = Depends(get_db),
 ) -> SubscriptionOut:
+    request.app.state.publication.ensure()  # the record names the terms and statement in force
     with db.unit_of_work(CONTRACT, caller.actor) as session:
-        subscription = catalogue.subscribe(session, customer_id, body.plan_id, starts_on=body.starts_on)
+        how = agreements.Acceptance.by_staff(session, caller.staff.id, note=API_NOTE)
+        agreements.subscribe(session, customer_id, body.plan_id, starts_on=body.starts_on, how=how)
+        subscription = catalogue.current_subscription(session, customer_id, body.starts_on)
+        assert subscription is not None
         return subscription_out(session, subscription)
 
 
@@ -481,13 +491,18 @@ def subscribe(
     response_model=SubscriptionOut,
 )
 def cancel_subscription(
+    request: Request,
     customer_id: uuid.UUID,
     body: CancelIn,
     caller: CurrentStaff = Depends(finance_staff),
     db: Database = Depends(get_db),
 ) -> SubscriptionOut:
+    request.app.state.publication.ensure()
     with db.unit_of_work(CONTRACT, caller.actor) as session:
-        subscription = catalogue.cancel(session, customer_id, on=body.on)
+        how = agreements.Acceptance.by_staff(session, caller.staff.id, note=API_NOTE)
+        agreements.cancel(session, customer_id, on=body.on, how=how)
+        subscription = catalogue.current_subscription(session, customer_id, body.on - timedelta(days=1))
+        assert subscription is not None
         return subscription_out(session, subscription)
 
 

@@ -5,7 +5,8 @@
 - ``/console/billing/plans``: plans with their charges, metrics, and the forms that create them;
   archiving and re-offering a plan;
 - ``/console/billing/customers[/{id}]``: a customer's current plan and history, subscribing,
-  changing plan and cancelling, its invoices and this month's estimate;
+  changing plan and cancelling (each recorded as an agreement event, :mod:`lawful.agreements`),
+  its invoices and this month's estimate;
 - ``/console/billing/runs``: running a month, the runs and their counts, finalising a period's
   drafts after a confirmation page;
 - ``/console/billing/invoices[/{id}]``: invoices and credit notes with filters, one invoice with
@@ -35,6 +36,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from lawful.agreements import service as agreements
 from lawful.billing import catalogue, invoices, reports, service
 from lawful.billing.catalogue import ChargeInput
 from lawful.billing.models import (
@@ -75,6 +77,9 @@ MAX_CHARGE_ROWS = 20
 REVENUE_MONTHS = 12
 UNBOUNDED = frozenset({"-", "*", "inf", "infinity", "none", "null", "above", "∞"})
 NUMBER = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+#: The note on the agreement record of a subscription changed on the customer's billing page.
+CONSOLE_NOTE = "recorded on the customer's billing page"
 
 # Sections of the billing pages, for the navigation inside them.
 SECTIONS = (
@@ -844,8 +849,10 @@ def subscribe(
     try:
         plan = parse_uuid(plan_id, "plan_id")
         start = parse_day(starts_on, "starts_on")
+        request.app.state.publication.ensure()  # the record names the terms and statement in force
         with db.unit_of_work(PURPOSE, caller.actor) as session:
-            catalogue.subscribe(session, customer_id, plan, starts_on=start)
+            how = agreements.Acceptance.by_staff(session, caller.staff.id, note=CONSOLE_NOTE)
+            agreements.subscribe(session, customer_id, plan, starts_on=start, how=how)
     except LawfulError as exc:
         with db.unit_of_work(PURPOSE, caller.actor) as session:
             return _customer_page(
@@ -872,8 +879,10 @@ def cancel(
 ) -> Response:
     try:
         day = parse_day(on, "on")
+        request.app.state.publication.ensure()
         with db.unit_of_work(PURPOSE, caller.actor) as session:
-            catalogue.cancel(session, customer_id, on=day)
+            how = agreements.Acceptance.by_staff(session, caller.staff.id, note=CONSOLE_NOTE)
+            agreements.cancel(session, customer_id, on=day, how=how)
     except LawfulError as exc:
         with db.unit_of_work(PURPOSE, caller.actor) as session:
             return _customer_page(

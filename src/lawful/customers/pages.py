@@ -1,5 +1,6 @@
-"""Console pages of customers: the searchable list, a customer's record, its contact persons and
-the end of its contract.
+"""Console pages of customers: the searchable list, a customer's record, its contact persons, its
+agreement (:mod:`lawful.agreements.pages`) and the end of its contract (which cancels the
+subscription that runs that day, so the end is recorded as an agreement event).
 
 Opening a customer's record is processing by the staff member under the ``contract`` purpose:
 every page reads in a unit of work with the staff member as actor, so it lands in the processing
@@ -16,6 +17,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
+from lawful.agreements import pages as agreements_pages
+from lawful.agreements import service as agreements
+from lawful.billing import catalogue
 from lawful.customers import repository, service
 from lawful.customers.models import CustomerKind, CustomerStatus
 from lawful.data.db import Database
@@ -25,8 +29,8 @@ from lawful.support.models import Channel
 from lawful.users import repository as users_repository
 from lawful.users.service import normalise_email
 from lawful.web.auth import CurrentStaff, csrf_protect, staff_under
-from lawful.web.console import PER_PAGE, page_url, redirect, render
-from lawful.web.deps import get_db
+from lawful.web.console import DONE, PER_PAGE, flashes, page_url, redirect, render
+from lawful.web.deps import get_db, get_policy
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -144,6 +148,14 @@ def detail_response(
         contact_values=given.get("contact", {"country": "NL"}),
         support_values=given.get("support", {"channel": Channel.phone.value}),
         contract_values=given.get("contract", {"contract_end": date.today().isoformat()}),
+        flashes=flashes(request, {**DONE, **agreements_pages.DONE}),
+        **agreements_pages.agreement_section(
+            session,
+            customer.id,
+            caller=caller,
+            policy=get_policy(request),
+            values=dict(given["agreement"]) if "agreement" in given else None,
+        ),
     )
 
 
@@ -154,6 +166,7 @@ def customer_detail(
     caller: CurrentStaff = staff_under("contract"),
     db: Database = Depends(get_db),
 ) -> Response:
+    agreements_pages.ensure_published(request)  # the versions the form to conclude an agreement names
     with db.unit_of_work("contract", caller.actor) as session:
         return detail_response(request, caller, session, customer_id)
 
@@ -315,14 +328,24 @@ def end_contract(
     caller: CurrentStaff = staff_under("contract"),
     db: Database = Depends(get_db),
 ) -> Response:
-    with db.unit_of_work("contract", caller.actor) as session:
-        customer = service.get_customer(session, customer_id)
-        try:
-            on = parse_date(contract_end, field="contract_end", label="Contract ends on")
-            if on is None:
-                raise Invalid("give the date the contract ends", detail={"field": "contract_end"})
-            service.end_contract(customer, on=on)
-        except LawfulError as exc:
+    agreements_pages.ensure_published(request)
+    try:
+        on = parse_date(contract_end, field="contract_end", label="Contract ends on")
+        if on is None:
+            raise Invalid("give the date the contract ends", detail={"field": "contract_end"})
+        with db.unit_of_work("contract", caller.actor) as session:
+            customer = service.get_customer(session, customer_id)
+            if catalogue.current_subscription(session, customer.id, on) is not None:
+                # a subscription runs that day: it ends with the contract, and the end is recorded
+                how = agreements.Acceptance.by_staff(
+                    session, caller.staff.id, note="contract ended on the customer's record"
+                )
+                agreements.cancel(session, customer.id, on=on, how=how)
+            else:
+                service.end_contract(customer, on=on)
+    except LawfulError as exc:
+        # nothing was changed (the unit of work rolled back); an unknown customer is a 404 here
+        with db.unit_of_work("contract", caller.actor) as session:
             return detail_response(
                 request,
                 caller,

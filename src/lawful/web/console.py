@@ -66,6 +66,7 @@ NAV: tuple[tuple[str, str, str | tuple[str, ...] | None], ...] = (
     ("/console/usage", "Usage", ("contract", "legal_obligation")),  # fees: finance
     ("/console/billing", "Billing", ("contract", "legal_obligation")),  # invoices: finance
     ("/console/usage-services", "Usage services", "monitoring"),
+    ("/console/documents", "Documents", None),
     ("/console/statement", "Statement", None),
     ("/console/record", "Record of processing", None),
     ("/console/profile", "Profile", None),
