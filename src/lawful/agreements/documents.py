@@ -21,16 +21,17 @@ from datetime import datetime
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lawful.agreements.models import DocumentKind, DocumentVersion
-from lawful.data.base import utcnow
-from lawful.errors import Invalid
+from lawful.data.base import Base, new_id, utcnow
+from lawful.errors import Conflict, Invalid
 from lawful.policy.loader import policy_hash
 from lawful.policy.model import Policy
 from lawful.policy.render import render_statement
@@ -106,6 +107,24 @@ def current(session: Session, kind: DocumentKind) -> DocumentVersion | None:
     )
 
 
+def insert_or_skip(session: Session, model: type[Base], **values: Any) -> bool:
+    """Insert a row into ``model``'s table unless it violates a unique constraint
+    (``ON CONFLICT DO NOTHING``); returns whether it went in."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = postgresql.insert(model)
+    elif dialect == "sqlite":
+        statement = sqlite.insert(model)
+    else:
+        raise NotImplementedError(f"no insert-or-skip on {dialect}")
+    table = model.__table__
+    assert isinstance(table, Table)
+    inserted = session.execute(
+        statement.values(**values).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    )
+    return inserted.first() is not None
+
+
 def publish(
     session: Session, document: Document, *, now: datetime | None = None
 ) -> tuple[DocumentVersion, bool]:
@@ -113,28 +132,31 @@ def publish(
 
     Two processes starting with the same new version publish it once: each publication names its
     predecessor, and a predecessor has one successor (a unique constraint), so the second insert
-    fails and reads the first one's row.
+    does nothing and the second process reads the first one's row. (The insert skips the conflict
+    instead of failing on it: a savepoint to recover from the failure would, on SQLite, commit the
+    row before the unit of work does.) A process with a different document then publishes it as
+    the successor of the one that won.
     """
-    latest = current(session, document.kind)
-    if latest is not None and latest.digest == document.digest:
-        return latest, False
-    row = DocumentVersion(
-        kind=document.kind,
-        digest=document.digest,
-        label=document.label[:40],
-        text=document.text,
-        previous_id=latest.id if latest is not None else None,
-        published_at=now or utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        winner = current(session, document.kind)
-        if winner is None or winner.digest != document.digest:
-            raise
-        return winner, False
-    return row, True
+    for _ in range(3):
+        latest = current(session, document.kind)
+        if latest is not None and latest.digest == document.digest:
+            return latest, False
+        row_id = new_id()
+        if insert_or_skip(
+            session,
+            DocumentVersion,
+            id=row_id,
+            kind=document.kind,
+            digest=document.digest,
+            label=document.label[:40],
+            text=document.text,
+            previous_id=latest.id if latest is not None else None,
+            published_at=now or utcnow(),
+        ):
+            row = session.get(DocumentVersion, row_id)
+            assert row is not None
+            return row, True
+    raise Conflict(f"the {TITLES[document.kind]} is being published by another process; try again")
 
 
 def history(session: Session, kind: DocumentKind) -> list[DocumentVersion]:
@@ -168,6 +190,12 @@ def version_at(session: Session, kind: DocumentKind, moment: datetime) -> Docume
 
 # --- diffs ------------------------------------------------------------------------------------
 
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+_ITEM = re.compile(r"^(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
+_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]*)\)")
+_STRONG = re.compile(r"\*\*(.+?)\*\*|__(.+?)__")
+_CODE = re.compile(r"`([^`]*)`")
+
 
 def blocks(markdown: str) -> list[str]:
     """A document's paragraphs (headings, list items and paragraphs, one line each)."""
@@ -180,18 +208,52 @@ def blocks(markdown: str) -> list[str]:
     return found
 
 
+def _link(match: re.Match[str]) -> str:
+    text, target = match.group(1), match.group(2)
+    if not target or target in (text, f"mailto:{text}"):
+        return text
+    return f"{text} ({target.removeprefix('mailto:')})"
+
+
+def plain(block: str) -> tuple[str, str]:
+    """A paragraph as a reader sees it: its shape (``h1``..``h6``, ``li`` or ``p``) and its text
+    without the Markdown marks (links keep their address in brackets)."""
+    shape = "p"
+    heading = _HEADING.match(block)
+    if heading:
+        shape, block = f"h{len(heading.group(1))}", heading.group(2)
+    else:
+        item = _ITEM.match(block)
+        if item:
+            shape, block = "li", item.group(1)
+    block = _LINK.sub(_link, block)
+    block = _STRONG.sub(lambda m: m.group(1) or m.group(2), block)
+    block = _CODE.sub(lambda m: m.group(1), block)
+    return shape, " ".join(block.split())
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One paragraph of a diff: kept, added, removed, or changed (with its word-level parts)."""
+    """One paragraph of a diff: kept, added, removed, or changed (with its word-level parts).
+
+    ``old`` and ``new`` are the paragraph's text as a reader sees it (see :func:`plain`), ``shape``
+    what it is (a heading ``h1``..``h6``, a list item ``li``, a paragraph ``p``).
+    """
 
     kind: str  # same, added, removed, changed
     old: str
     new: str
     words: tuple[tuple[str, str], ...] = ()  # (same|added|removed, text) for a changed paragraph
+    shape: str = "p"
+
+    @property
+    def heading(self) -> int:
+        """The heading level, 0 for a list item or a paragraph."""
+        return int(self.shape[1]) if self.shape.startswith("h") else 0
 
 
 def _words(old: str, new: str) -> tuple[tuple[str, str], ...]:
-    a, b = old.split(" "), new.split(" ")
+    a, b = old.split(), new.split()
     parts: list[tuple[str, str]] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":
@@ -204,26 +266,37 @@ def _words(old: str, new: str) -> tuple[tuple[str, str], ...]:
     return tuple(parts)
 
 
+def _similar(old: str, new: str, *, alone: bool) -> bool:
+    """Whether ``new`` is an edit of ``old``: enough words in common, or (``alone``: one paragraph
+    replaced by one) any at all."""
+    ratio = difflib.SequenceMatcher(a=old.split(), b=new.split(), autojunk=False).ratio()
+    return ratio >= 0.4 or (alone and ratio > 0)
+
+
 def changes(old: str, new: str) -> list[Change]:
-    """The paragraphs of ``new`` against ``old``; a replaced paragraph that still resembles its
-    predecessor is one *changed* paragraph with the words that differ."""
+    """The paragraphs of ``new`` against ``old``, in reading order; a replaced paragraph that still
+    resembles its predecessor (and has its shape) is one *changed* paragraph with the words that
+    differ, otherwise the old one is *removed* and the new one *added*."""
     a, b = blocks(old), blocks(new)
     found: list[Change] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
         if op == "equal":
-            found.extend(Change("same", text, text) for text in a[i1:i2])
+            for block in a[i1:i2]:
+                shape, text = plain(block)
+                found.append(Change("same", text, text, shape=shape))
             continue
-        olds, news = a[i1:i2], b[j1:j2]
-        paired = min(len(olds), len(news)) if op == "replace" else 0
+        olds, news = [plain(x) for x in a[i1:i2]], [plain(x) for x in b[j1:j2]]
+        paired = min(len(olds), len(news))
+        alone = len(olds) == len(news) == 1
         for k in range(paired):
-            before, after = olds[k], news[k]
-            if difflib.SequenceMatcher(a=before.split(), b=after.split()).ratio() >= 0.4:
-                found.append(Change("changed", before, after, _words(before, after)))
+            (before_shape, before), (after_shape, after) = olds[k], news[k]
+            if before_shape == after_shape and _similar(before, after, alone=alone):
+                found.append(Change("changed", before, after, _words(before, after), after_shape))
             else:
-                found.append(Change("removed", before, ""))
-                found.append(Change("added", "", after))
-        found.extend(Change("removed", text, "") for text in olds[paired:])
-        found.extend(Change("added", "", text) for text in news[paired:])
+                found.append(Change("removed", before, "", shape=before_shape))
+                found.append(Change("added", "", after, shape=after_shape))
+        found.extend(Change("removed", text, "", shape=shape) for shape, text in olds[paired:])
+        found.extend(Change("added", "", text, shape=shape) for shape, text in news[paired:])
     return found
 
 
@@ -231,36 +304,76 @@ def changed(found: Iterable[Change]) -> list[Change]:
     return [c for c in found if c.kind != "same"]
 
 
-def diff_html(old: str, new: str, *, context: bool = True) -> Markup:
-    """A readable diff: every paragraph of the new text (only the changed ones without ``context``),
-    with removed words struck through and added words marked."""
-    out: list[str] = []
-    for change in changes(old, new):
-        if change.kind == "same":
-            if context:
-                out.append(f'<p class="diff-same">{escape(change.new)}</p>')
-        elif change.kind == "added":
-            out.append(f'<p class="diff-added"><ins>{escape(change.new)}</ins></p>')
-        elif change.kind == "removed":
-            out.append(f'<p class="diff-removed"><del>{escape(change.old)}</del></p>')
+def _sections(found: list[Change]) -> list[tuple[str, Change]]:
+    """Each change with the headings it falls under (``A › B``; the document's title left out)."""
+    trail: dict[int, str] = {}
+    out: list[tuple[str, Change]] = []
+    for change in found:
+        level = change.heading
+        if level:
+            trail = {k: v for k, v in trail.items() if k < level}
+            if change.kind != "removed":
+                trail[level] = change.new
+        out.append((" › ".join(v for k, v in sorted(trail.items()) if k > 1), change))
+    return out
+
+
+def _marked(change: Change) -> Markup:
+    if change.kind == "added":
+        return Markup(f"<ins>{escape(change.new)}</ins>")
+    if change.kind == "removed":
+        return Markup(f"<del>{escape(change.old)}</del>")
+    if change.kind == "same":
+        return escape(change.new)
+    parts = []
+    for how, text in change.words:
+        if how == "same":
+            parts.append(str(escape(text)))
+        elif how == "removed":
+            parts.append(f"<del>{escape(text)}</del>")
         else:
-            words = "".join(
-                f"{escape(text)} "
-                if how == "same"
-                else (f"<del>{escape(text)}</del> " if how == "removed" else f"<ins>{escape(text)}</ins> ")
-                for how, text in change.words
-            )
-            out.append(f'<p class="diff-changed">{words.rstrip()}</p>')
+            parts.append(f"<ins>{escape(text)}</ins>")
+    return Markup(" ".join(parts))
+
+
+def diff_html(old: str, new: str, *, context: bool = True) -> Markup:
+    """A readable diff: every paragraph of the new text, the unchanged ones muted (only the changed
+    ones without ``context``, each under the headings it belongs to), removed words struck through
+    (``<del>``) and added ones marked (``<ins>``). Headings are shown bold, list items with a bullet;
+    the text is escaped, so nothing in a document is rendered as HTML."""
+    out: list[str] = []
+    shown = ""
+    for where, change in _sections(changes(old, new)):
+        if change.kind == "same" and not context:
+            continue
+        if not context and where and where != shown and not change.heading:
+            out.append(f'<p class="diff-where muted small">In “{escape(where)}”</p>')
+            shown = where
+        text = _marked(change)
+        if change.heading:
+            text = Markup(f"<strong>{text}</strong>")
+        elif change.shape == "li":
+            text = Markup(f"• {text}")
+        muted = " muted" if change.kind == "same" else ""
+        out.append(f'<p class="diff-{change.kind}{muted}">{text}</p>')
     return Markup("\n".join(out))
 
 
 def diff_text(old: str, new: str) -> str:
-    """The changed paragraphs as plain text, for e-mail: ``- `` removed, ``+ `` added."""
+    """The changed paragraphs as plain text, for e-mail: ``- `` removed, ``+ `` added, each group
+    under the headings it belongs to."""
     lines: list[str] = []
-    for change in changed(changes(old, new)):
+    shown = ""
+    for where, change in _sections(changes(old, new)):
+        if change.kind == "same":
+            continue
+        if where and where != shown and not change.heading:
+            lines.append(f"In “{where}”:")
+            shown = where
         if change.old:
             lines.append(f"- {change.old}")
         if change.new:
             lines.append(f"+ {change.new}")
-        lines.append("")
+        if change.kind != "removed":  # a removed paragraph stays with what replaces it
+            lines.append("")
     return "\n".join(lines).rstrip() + "\n" if lines else ""

@@ -22,7 +22,7 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import BigInteger, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lawful.customers.models import AddressMixin, CustomerKind
@@ -56,7 +56,17 @@ class DocumentVersion(IdMixin, Base):
 
     __tablename__ = "document_versions"
     # Each publication has one successor: two processes that start with a new version publish it once.
-    __table_args__ = (UniqueConstraint("kind", "previous_id"),)
+    # (A first publication has no predecessor: the partial index makes it unique too.)
+    __table_args__ = (
+        UniqueConstraint("kind", "previous_id"),
+        Index(
+            "ux_document_versions_first",
+            "kind",
+            unique=True,
+            sqlite_where=text("previous_id IS NULL"),
+            postgresql_where=text("previous_id IS NULL"),
+        ),
+    )
 
     kind: Mapped[DocumentKind] = mapped_column(_enum(DocumentKind))
     digest: Mapped[str] = mapped_column(String(64))  # the version: a content hash

@@ -45,6 +45,7 @@ class Publication:
         self.base_url = base_url.rstrip("/")
         self.organisation = organisation
         self._versions: dict[DocumentKind, Version] | None = None
+        self.mailed = 0  # mails queued to customers about new versions by this process
         self._lock = threading.Lock()
 
     def document(self, kind: DocumentKind) -> Document:
@@ -61,7 +62,7 @@ class Publication:
                     for kind, doc in self.documents.items():
                         row, new = documents.publish(session, doc)
                         if new:
-                            notices.mail_customers(
+                            self.mailed += notices.mail_customers(
                                 session, row, base_url=self.base_url, organisation=self.organisation
                             )
                         found[kind] = Version(row.id, row.kind, row.digest, row.label, row.published_at)

@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
 from lawful import __version__
 from lawful.agreements.documents import statement_document, terms_document
 from lawful.agreements.publication import Publication
+from lawful.background import running
 from lawful.billing import service as billing_service
 from lawful.billing.invoices import invoice_attachments
 from lawful.data.check import assert_metadata
@@ -24,8 +25,6 @@ from lawful.monitoring import jobs
 from lawful.monitoring.api import TrackerEndpoint
 from lawful.monitoring.ingest import INGEST, Tracker, store_batch
 from lawful.monitoring.writer import WriteBehind
-from lawful.policy.model import Policy
-from lawful.policy.render import render_statement
 from lawful.retention import jobs as retention_jobs
 from lawful.rights.service import rights_attachments
 from lawful.schema import metadata
@@ -33,8 +32,8 @@ from lawful.settings import Settings
 from lawful.users.service import AuthConfig
 from lawful.web import api
 from lawful.web.auth import CsrfCookieMiddleware
-from lawful.web.deps import get_db, get_policy
-from lawful.web.errors import ERROR_RESPONSES, ErrorBody, install_error_handlers
+from lawful.web.deps import get_db
+from lawful.web.errors import ErrorBody, install_error_handlers
 from lawful.web.ratelimit import RateLimiter
 from lawful.web.routes import routers
 
@@ -44,6 +43,16 @@ log = logging.getLogger("lawful.web")
 class Health(BaseModel):
     status: str
     database: str
+
+
+async def _deliver(database: Database, settings: Settings) -> None:
+    """Send the outbox in the background (the mail about a changed statement or terms), so that a
+    slow or unreachable SMTP server never delays the start."""
+    try:
+        sent = await asyncio.to_thread(billing_service.send_pending, database, settings)
+        log.info("sent %d queued e-mails after publishing new document versions", sent)
+    except Exception:
+        log.exception("sending the outbox after publication failed; the daily job retries")
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
@@ -64,7 +73,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             await asyncio.to_thread(app.state.publication.ensure)
         except Exception:
             log.exception("publishing the statement and the terms failed; retried on first use")
+        announce = _deliver(database, settings) if app.state.publication.mailed else None
         async with (
+            running(announce),
             jobs.scheduled(database, settings.maintenance_minutes),
             billing_service.scheduled(database, settings),
             retention_jobs.scheduled(database, settings.retention_hour),
@@ -128,14 +139,5 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             }
             return JSONResponse(body, status_code=503)
         return Health(status="ok", database=database.dialect)
-
-    @app.get(
-        "/privacy",
-        summary="The privacy statement, rendered from the enforced policy",
-        response_class=HTMLResponse,
-        responses=ERROR_RESPONSES,
-    )
-    def privacy(policy: Policy = Depends(get_policy)) -> HTMLResponse:
-        return HTMLResponse(render_statement(policy, "html"))
 
     return app

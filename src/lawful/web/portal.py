@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Table
 
+from lawful.agreements import notices as statement_notices
 from lawful.customers import repository as customers_repo
 from lawful.data.annotations import column_category, personal_columns
 from lawful.data.base import Base
@@ -58,6 +59,7 @@ NOTICES = {
     "invited": "The invitation is on its way.",
     "role_changed": "The role is changed.",
     "removed": "The user is removed and signed out.",
+    "statement_read": "Thank you: you have read the changes to our privacy statement.",
 }
 
 RIGHTS = [
@@ -89,9 +91,15 @@ def portal_context(
     current: str = "",
     title: str,
     flashes: Iterable[tuple[str, str]] = (),
+    statement_notice: bool = True,
     **extra: Any,
 ) -> dict[str, Any]:
-    """What ``layout.html`` needs on a portal page, plus the page's own variables."""
+    """What ``layout.html`` needs on a portal page, plus the page's own variables.
+
+    For a signed-in user who has not read the changes to the privacy statement in force, the
+    banner that links to them (``statement_changed``: when it changed); ``statement_notice=False``
+    leaves it off (the changes page itself).
+    """
     notices = []
     key = request.query_params.get("ok")
     if key in NOTICES:
@@ -105,6 +113,7 @@ def portal_context(
             nav.append(("/portal/billing", "Billing"))
         nav.append(("/portal/my-data", "My data"))
         nav.append(("/portal/rights", "My requests"))
+    changed_on = statement_changed(request, caller) if caller is not None and statement_notice else None
     return {
         "area_name": AREA,
         "home": HOME,
@@ -114,8 +123,16 @@ def portal_context(
         "logout_url": LOGOUT,
         "title": title,
         "flashes": [*notices, *flashes],
+        "statement_changed": changed_on,
         **extra,
     }
+
+
+def statement_changed(request: Request, caller: CurrentUser) -> datetime | None:
+    """When the privacy statement in force was published, if ``caller`` has not read its changes."""
+    db: Database = request.app.state.db
+    with db.unit_of_work("contract", caller.actor) as session:
+        return statement_notices.changed_on(session, caller.user)
 
 
 def render(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:

@@ -42,6 +42,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_document_versions")),
         sa.UniqueConstraint("kind", "previous_id", name=op.f("uq_document_versions_kind_previous_id")),
     )
+    op.create_index(
+        "ux_document_versions_first",
+        "document_versions",
+        ["kind"],
+        unique=True,
+        sqlite_where=sa.text("previous_id IS NULL"),
+        postgresql_where=sa.text("previous_id IS NULL"),
+    )
     op.create_table(
         "agreements",
         sa.Column("customer_id", sa.Uuid(), nullable=False),
@@ -207,5 +215,6 @@ def downgrade() -> None:
         batch_op.drop_index("ix_agreements_customer")
 
     op.drop_table("agreements")
+    op.drop_index("ux_document_versions_first", table_name="document_versions")
     op.drop_table("document_versions")
     # ### end Alembic commands ###
