@@ -32,8 +32,12 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy
 
+# The suite runs on every core (pytest-xdist): each worker has its own SQLite files and its own
+# PostgreSQL database. PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= auto
+
 pytest: $(VENV)/.dev-installed browser-deps pdf-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 ## browser-deps: Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium;
 ## `playwright install` is never used). Installed only as root with apt-get; elsewhere they skip.
