@@ -1,11 +1,12 @@
 """Browser test of issue 7 in headless Chromium against a live server: a sole proprietor reads the
 pricing page, chooses a plan, signs up, confirms from the mail the loopback SMTP server received,
-chooses a password and lands in the portal with the plan; a support agent then sees the customer
+chooses a password and lands in the portal with the plan, signs out and in again with it; a support agent then sees the customer
 and the agreement record with the versions of the terms and the statement in the console."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Error, Page, expect
@@ -99,6 +100,16 @@ def test_a_sole_proprietor_signs_up_confirms_and_staff_see_the_agreement(
     # signed in; the portal shows the plan
     expect(page).to_have_url(f"{live_server.url}/portal/billing", timeout=WAIT_MS)
     expect(page.locator("#current-plan")).to_contain_text("Starter")
+
+    # the first login with the chosen password
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{live_server.url}/portal/login?next=/portal/billing")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(f"{live_server.url}/portal/billing", timeout=WAIT_MS)
+    expect(page.locator("#current-plan")).to_contain_text("Starter")
+    expect(page.locator("#current-plan")).to_contain_text(datetime.now(UTC).date().isoformat())
     assert errors == []
 
     with live_server.db.unit_of_work("contract", SYSTEM) as session:
