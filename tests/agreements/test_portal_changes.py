@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from tests.agreements.helpers import hidden
 from tests.billing.helpers import standard_catalogue
 from tests.billing.test_pages import TODAY, World, as_user
 from tests.billing.test_pages import client as client
@@ -21,12 +21,6 @@ from lawful.customers.models import Customer, CustomerStatus
 from lawful.web.auth import CSRF_COOKIE
 
 TOMORROW = TODAY + timedelta(days=1)
-
-
-def hidden(page: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert found, f"no {name} on the page"
-    return found.group(1)
 
 
 def records(world: World) -> int:

@@ -7,12 +7,12 @@ import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.billing.helpers import standard_catalogue
 from tests.factories import SYSTEM
+from tests.web.test_console import console_client
 
 from lawful.agreements import documents
 from lawful.agreements.models import DocumentKind, DocumentVersion
@@ -22,22 +22,11 @@ from lawful.data.db import Database
 from lawful.policy.loader import policy_hash
 from lawful.policy.model import Policy
 from lawful.policy.render import render_statement
-from lawful.settings import Settings
-from lawful.web.app import create_app
-
-HTML = {"accept": "text/html,application/xhtml+xml"}
-
-
-def public_client(db: Database, **settings: Any) -> TestClient:
-    app = create_app(Settings(argon2_time_cost=1, argon2_memory_kib=8192, **settings), db=db)
-    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
-    client.headers.update(HTML)
-    return client
 
 
 @pytest.fixture
 def client(database: Database) -> Iterator[TestClient]:
-    client = public_client(database)
+    client = console_client(database)
     yield client
     client.close()
 
@@ -88,14 +77,14 @@ def test_pricing_puts_tiers_packages_and_the_minimum_in_words(database: Database
 
 
 def test_pricing_without_plans_says_so(sqlite_db: Database) -> None:
-    page = public_client(sqlite_db).get("/pricing").text
+    page = console_client(sqlite_db).get("/pricing").text
     assert "We have no plans on offer at the moment" in page
     assert "Choose Starter" not in page and "/signup?plan=" not in page
 
 
 def test_pricing_without_sign_up_offers_no_choice(sqlite_db: Database) -> None:
     standard_catalogue(sqlite_db)
-    page = public_client(sqlite_db, signup_open=False).get("/pricing").text
+    page = console_client(sqlite_db, signup_open=False).get("/pricing").text
     assert "Sign-up on this website is closed" in page
     assert "Choose Starter" not in page and 'href="/signup"' not in page
 
@@ -147,7 +136,7 @@ def test_terms_render_the_supplied_file_and_escape_raw_html(database: Database, 
     )
     path = tmp_path / "terms.md"
     path.write_text(text, encoding="utf-8")
-    client = public_client(database, terms=path)
+    client = console_client(database, terms=path)
     response = client.get("/terms")
     assert response.status_code == 200
     page = response.text
@@ -168,7 +157,7 @@ def test_terms_render_the_supplied_file_and_escape_raw_html(database: Database, 
 def test_terms_without_a_heading_get_one(sqlite_db: Database, tmp_path: Path, policy: Policy) -> None:
     path = tmp_path / "terms.md"
     path.write_text("You pay every month.\n", encoding="utf-8")
-    page = public_client(sqlite_db, terms=path).get("/terms").text
+    page = console_client(sqlite_db, terms=path).get("/terms").text
     assert f"<h1>Terms of service of {policy.organisation.name}</h1>" in page
 
 

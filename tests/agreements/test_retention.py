@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
-from tests.agreements.helpers import CONFIG, form, publish
+from tests.agreements.helpers import publish, start
 from tests.billing.helpers import standard_catalogue
 from tests.factories import FAST, SYSTEM
 
@@ -27,27 +27,15 @@ def test_the_ip_address_goes_after_six_months_and_an_unconfirmed_sign_up_when_it
     plans = standard_catalogue(database)
     terms, statement = publish(database)
     with database.unit_of_work("contract", SYSTEM) as session:
-        confirmed = signup.start(
+        confirmed = start(session, plans["starter"].id, terms, statement, ip="203.0.113.7")
+        start(
             session,
-            form(plans["starter"].id, terms, statement),
-            ip="203.0.113.7",
-            terms=terms,
-            statement=statement,
-            cfg=CONFIG,
-        )
-        signup.start(
-            session,
-            form(
-                plans["starter"].id,
-                terms,
-                statement,
-                admin_email="piet@bakkerij.example",
-                legal_name="Bakkerij Piet",
-            ),
+            plans["starter"].id,
+            terms,
+            statement,
             ip="198.51.100.9",
-            terms=terms,
-            statement=statement,
-            cfg=CONFIG,
+            admin_email="piet@bakkerij.example",
+            legal_name="Bakkerij Piet",
         )
     assert confirmed is not None
     with database.unit_of_work("contract", SYSTEM) as session:

@@ -14,35 +14,27 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
+from tests.agreements.helpers import SOLE_PROPRIETOR, counts, hidden
 from tests.billing.helpers import standard_catalogue
 from tests.factories import FAST, SYSTEM, csrf_token, mailed_token, make_customer, make_user
+from tests.web.test_console import console_client
 
 from lawful.agreements import service as agreements
-from lawful.agreements.models import Agreement, AgreementAcceptance, Channel, Signup
+from lawful.agreements.models import Channel, Signup
 from lawful.agreements.signup import CONFIRM_KIND, EXISTING_KIND
 from lawful.billing import catalogue
 from lawful.billing import service as billing
-from lawful.billing.models import Invoice, InvoiceStatus, Plan, Subscription
+from lawful.billing.models import Invoice, InvoiceStatus, Plan
 from lawful.customers.models import Customer, CustomerKind
 from lawful.data.db import Database
 from lawful.mail.models import OutboundMail
 from lawful.policy.model import Policy
-from lawful.settings import Settings
 from lawful.users.models import AccountStatus, LoginOutcome, LoginRecord, User, UserRole
-from lawful.web.app import create_app
 from lawful.web.auth import USER_COOKIE
 
-HTML = {"accept": "text/html,application/xhtml+xml"}
 PASSWORD = "a long enough passphrase 42"
 EMAIL = "anna@jansen-advies.nl"
-
-
-def signup_client(db: Database, **settings: Any) -> TestClient:
-    app = create_app(Settings(argon2_time_cost=1, argon2_memory_kib=8192, **settings), db=db)
-    client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
-    client.headers.update(HTML)
-    return client
 
 
 @pytest.fixture
@@ -52,15 +44,9 @@ def plans(database: Database) -> dict[str, Plan]:
 
 @pytest.fixture
 def client(database: Database, plans: dict[str, Plan]) -> Iterator[TestClient]:
-    client = signup_client(database)
+    client = console_client(database)
     yield client
     client.close()
-
-
-def hidden(page: str, name: str) -> str:
-    found = re.search(rf'name="{name}" value="([^"]*)"', page)
-    assert found, f"no hidden {name}"
-    return found.group(1)
 
 
 def fields(client: TestClient, plan: Plan, **changes: str) -> dict[str, str]:
@@ -69,17 +55,7 @@ def fields(client: TestClient, plan: Plan, **changes: str) -> dict[str, str]:
     data = {
         "csrf_token": csrf_token(client, "/signup"),
         "plan_id": str(plan.id),
-        "kind": "sole_proprietor",
-        "legal_name": "Jansen Advies",
-        "kvk_number": "12345678",
-        "vat_number": "NL004495445B01",
-        "street": "Dorpsstraat 1",
-        "postal_code": "1234 AB",
-        "city": "Utrecht",
-        "country": "NL",
-        "billing_email": "facturen@jansen-advies.nl",
-        "admin_name": "Anna Jansen",
-        "admin_email": EMAIL,
+        **SOLE_PROPRIETOR,
         "starts_on": date.today().isoformat(),
         "accept": "yes",
         "terms_version": hidden(page, "terms_version"),
@@ -100,14 +76,6 @@ def confirm(client: TestClient, token: str, password: str = PASSWORD, repeat: st
         "password_repeat": password if repeat is None else repeat,
     }
     return client.post(f"/signup/confirm/{token}", data=data)
-
-
-def counts(db: Database) -> dict[str, int]:
-    with db.unit_of_work("contract", SYSTEM) as session:
-        return {
-            model.__tablename__: int(session.scalar(select(func.count()).select_from(model)) or 0)
-            for model in (Customer, User, Subscription, Agreement, AgreementAcceptance, Signup)
-        }
 
 
 NOTHING = {
@@ -175,7 +143,7 @@ def test_the_form_says_why_for_every_field_and_preselects_the_plan(
 
 
 def test_sign_up_is_closed_when_the_settings_say_so(database: Database, plans: dict[str, Plan]) -> None:
-    client = signup_client(database, signup_open=False)
+    client = console_client(database, signup_open=False)
     response = client.get("/signup")
     assert response.status_code == 404 and "sign-up on this website is closed" in response.text.lower()
     posted = client.post("/signup", data={"csrf_token": csrf_token(client, "/pricing")})
@@ -292,7 +260,7 @@ def test_a_replayed_link_is_gone_and_the_customer_is_made_once(
     sign_up(client, plans["starter"])
     token = mailed_token(database, to=EMAIL, kind=CONFIRM_KIND)
     assert confirm(client, token).status_code == 303
-    other = signup_client(database)
+    other = console_client(database)
     page = other.get(f"/signup/confirm/{token}")
     assert page.status_code == 410 and "already used" in page.text
     again = confirm(other, token)
@@ -334,7 +302,7 @@ def test_different_passwords_are_refused_and_the_link_still_works(
 
 
 def test_sign_ups_are_rate_limited_per_address(database: Database, plans: dict[str, Plan]) -> None:
-    client = signup_client(database, signup_ip_limit=2)
+    client = console_client(database, signup_ip_limit=2)
     assert sign_up(client, plans["starter"]).status_code == 303
     assert sign_up(client, plans["starter"], vat_number="NL123456789B99").status_code == 422
     third = sign_up(client, plans["starter"], admin_email="other@jansen-advies.nl")
@@ -345,7 +313,7 @@ def test_sign_ups_are_rate_limited_per_address(database: Database, plans: dict[s
 
 
 def test_confirmation_attempts_are_rate_limited(database: Database, plans: dict[str, Plan]) -> None:
-    client = signup_client(database, confirm_ip_limit=2)
+    client = console_client(database, confirm_ip_limit=2)
     for _ in range(2):
         assert client.get(f"/signup/confirm/{uuid.uuid4().hex}").status_code == 404
     assert client.get(f"/signup/confirm/{uuid.uuid4().hex}").status_code == 429

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
-from tests.agreements.helpers import CONFIG, form, publish
+from sqlalchemy import select, update
+from tests.agreements.helpers import counts, publish, start
 from tests.billing.helpers import standard_catalogue
 from tests.factories import FAST, SYSTEM, make_customer, make_user
 
 from lawful.agreements import service, signup
-from lawful.agreements.models import Agreement, AgreementAcceptance, AgreementEvent, Channel, Signup
+from lawful.agreements.models import AgreementEvent, Channel, Signup
 from lawful.billing import catalogue
-from lawful.billing.models import Subscription
 from lawful.customers.models import Customer, CustomerKind
 from lawful.data.db import Database
 from lawful.errors import Gone, Invalid, NotFound
@@ -25,26 +24,11 @@ AUTH = AuthConfig.from_settings(FAST)
 PASSWORD = "a long enough passphrase 42"
 
 
-def counts(db: Database) -> dict[str, int]:
-    with db.unit_of_work("contract", SYSTEM) as session:
-        return {
-            model.__tablename__: int(session.scalar(select(func.count()).select_from(model)) or 0)
-            for model in (Customer, User, Subscription, Agreement, AgreementAcceptance, Signup)
-        }
-
-
 def test_a_confirmed_sign_up_makes_the_customer_admin_subscription_and_record(database: Database) -> None:
     plans = standard_catalogue(database)
     terms, statement = publish(database)
     with database.unit_of_work("contract", SYSTEM) as session:
-        token = signup.start(
-            session,
-            form(plans["starter"].id, terms, statement),
-            ip="203.0.113.7",
-            terms=terms,
-            statement=statement,
-            cfg=CONFIG,
-        )
+        token = start(session, plans["starter"].id, terms, statement, ip="203.0.113.7")
     assert token is not None
     assert counts(database)["customers"] == 0 and counts(database)["signups"] == 1
     with database.unit_of_work("contract", SYSTEM) as session:
@@ -90,14 +74,7 @@ def test_a_bad_sign_up_says_which_field_and_creates_nothing(
     terms, statement = publish(sqlite_db)
     with sqlite_db.unit_of_work("contract", SYSTEM) as session:
         with pytest.raises(Invalid) as caught:
-            signup.start(
-                session,
-                form(plans["starter"].id, terms, statement, **changes),
-                ip=None,
-                terms=terms,
-                statement=statement,
-                cfg=CONFIG,
-            )
+            start(session, plans["starter"].id, terms, statement, **changes)
     assert caught.value.detail is not None and field in caught.value.detail["fields"]
     assert set(counts(sqlite_db).values()) == {0}
 
@@ -109,14 +86,7 @@ def test_an_existing_address_gets_a_mail_not_a_link(sqlite_db: Database) -> None
     make_user(sqlite_db, customer_id=customer.id, email="anna@jansen-advies.nl")
     before = counts(sqlite_db)
     with sqlite_db.unit_of_work("contract", SYSTEM) as session:
-        token = signup.start(
-            session,
-            form(plans["starter"].id, terms, statement),
-            ip=None,
-            terms=terms,
-            statement=statement,
-            cfg=CONFIG,
-        )
+        token = start(session, plans["starter"].id, terms, statement)
     assert token is None and counts(sqlite_db) == before
     with sqlite_db.unit_of_work("contract", SYSTEM) as session:
         kinds = session.scalars(
@@ -129,22 +99,8 @@ def test_a_new_sign_up_replaces_the_pending_one_and_expired_links_fail(sqlite_db
     plans = standard_catalogue(sqlite_db)
     terms, statement = publish(sqlite_db)
     with sqlite_db.unit_of_work("contract", SYSTEM) as session:
-        first = signup.start(
-            session,
-            form(plans["starter"].id, terms, statement),
-            ip=None,
-            terms=terms,
-            statement=statement,
-            cfg=CONFIG,
-        )
-        second = signup.start(
-            session,
-            form(plans["business"].id, terms, statement, legal_name="Jansen Consult"),
-            ip=None,
-            terms=terms,
-            statement=statement,
-            cfg=CONFIG,
-        )
+        first = start(session, plans["starter"].id, terms, statement)
+        second = start(session, plans["business"].id, terms, statement, legal_name="Jansen Consult")
     assert first and second and first != second
     assert counts(sqlite_db)["signups"] == 1
     with sqlite_db.unit_of_work("contract", SYSTEM) as session:

@@ -32,9 +32,10 @@ from lawful.mail.models import OutboundMail
 from lawful.monitoring.models import UsageEvent
 from lawful.rights import service
 from lawful.rights.models import RequestKind, RequestStatus, RightsRequest
-from lawful.rights.portal_pages import Throttle, outcome_summary
+from lawful.rights.portal_pages import outcome_summary
 from lawful.users.models import AccountStatus, StaffRole, User, UserRole
 from lawful.web.app import create_app
+from lawful.web.ratelimit import RateLimiter
 
 PASSWORD = "correct horse battery staple"
 HTML = {"accept": "text/html"}
@@ -473,7 +474,7 @@ def test_a_request_about_an_unknown_person_confirms_like_any_other(world: World,
 
 
 def test_confirmations_are_throttled_per_address(sqlite_world: World, client: TestClient) -> None:
-    client.app.state.rights_verify_throttle = Throttle(2, 600)  # type: ignore[attr-defined]
+    client.app.state.rights_verify_throttle = RateLimiter(2, 600)  # type: ignore[attr-defined]
     assert confirm(client, "a" * 43).status_code == 410
     assert confirm(client, "b" * 43).status_code == 410
     _, token = recorded(sqlite_world.db, sqlite_world.ada.email)
@@ -483,9 +484,15 @@ def test_confirmations_are_throttled_per_address(sqlite_world: World, client: Te
 
 
 def test_the_throttle_forgets_attempts_outside_its_window() -> None:
-    throttle = Throttle(2, 10)
-    assert throttle.allow("a", 0) and throttle.allow("a", 1)
-    assert not throttle.allow("a", 2)
-    assert throttle.allow("b", 2)  # per key
-    assert throttle.allow("a", 10.5)  # the first attempt left the window
-    assert not throttle.allow("a", 10.6)
+    clock = [0.0]
+    throttle = RateLimiter(2, 10, clock=lambda: clock[0])
+
+    def allow(key: str, now: float) -> bool:
+        clock[0] = now
+        return throttle.allow(key)
+
+    assert allow("a", 0) and allow("a", 1)
+    assert not allow("a", 2)
+    assert allow("b", 2)  # per key
+    assert allow("a", 10.5)  # the first attempt left the window
+    assert not allow("a", 10.6)

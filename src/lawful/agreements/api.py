@@ -43,7 +43,7 @@ from lawful.errors import NotFound
 from lawful.users import repository as users_repository
 from lawful.web.api import errors, staff_api
 from lawful.web.auth import CurrentStaff, csrf_protect
-from lawful.web.deps import get_db
+from lawful.web.deps import ensure_published, get_db
 from lawful.web.errors import ERROR_RESPONSES
 
 router = APIRouter(
@@ -54,25 +54,22 @@ CONTRACT = "contract"
 NO_SUCH_VERSION = "no such version"
 
 
-def ensure_published(request: Request) -> None:
-    """Publish the app's terms and statement if this process has not yet, so that a record made
-    now names the versions in force (the app does it when it starts; this is the retry)."""
-    request.app.state.publication.ensure()
-
-
 # --- conversions ------------------------------------------------------------------------------
 
 
+def _version_fields(version: DocumentVersion) -> dict[str, Any]:
+    """The fields of :class:`VersionOut`, which :class:`DocumentVersionOut` extends."""
+    return {
+        "id": version.id,
+        "kind": version.kind,
+        "digest": version.digest,
+        "label": version.label,
+        "published_at": version.published_at,
+    }
+
+
 def version_out(version: DocumentVersion | None) -> VersionOut | None:
-    if version is None:
-        return None
-    return VersionOut(
-        id=version.id,
-        kind=version.kind,
-        digest=version.digest,
-        label=version.label,
-        published_at=version.published_at,
-    )
+    return VersionOut(**_version_fields(version)) if version is not None else None
 
 
 def price_out(price: dict[str, Any]) -> PriceOut:
@@ -129,20 +126,10 @@ def document_kind(kind: str) -> DocumentKind:
 
 def document_version_out(version: DocumentVersion, previous: DocumentVersion | None) -> DocumentVersionOut:
     return DocumentVersionOut(
-        id=version.id,
-        kind=version.kind,
-        digest=version.digest,
-        label=version.label,
-        published_at=version.published_at,
+        **_version_fields(version),
         previous_id=version.previous_id,
-        changed=len(documents.changed(documents.changes(previous.text if previous else "", version.text))),
+        changed=len(documents.changes_since(previous, version)),
     )
-
-
-def predecessors(versions: list[DocumentVersion]) -> dict[uuid.UUID, DocumentVersion | None]:
-    """Each version's predecessor, from one kind's history."""
-    by_id = {v.id: v for v in versions}
-    return {v.id: by_id.get(v.previous_id) if v.previous_id else None for v in versions}
 
 
 # --- a customer's agreements ------------------------------------------------------------------
@@ -198,7 +185,7 @@ def list_versions(
     ensure_published(request)
     with db.unit_of_work(CONTRACT, caller.actor) as session:
         versions = documents.history(session, wanted)
-        before = predecessors(versions)
+        before = documents.predecessors(versions)
         return DocumentVersionList(items=[document_version_out(v, before[v.id]) for v in versions])
 
 
@@ -220,11 +207,9 @@ def version_diff(
         version = session.get(DocumentVersion, version_id)
         if version is None or version.kind != wanted:
             raise NotFound(NO_SUCH_VERSION)
-        previous = session.get(DocumentVersion, version.previous_id) if version.previous_id else None
-        earlier = (
-            session.get(DocumentVersion, previous.previous_id) if previous and previous.previous_id else None
-        )
-        found = documents.changed(documents.changes(previous.text if previous else "", version.text))
+        previous = documents.previous(session, version)
+        earlier = documents.previous(session, previous)
+        found = documents.changes_since(previous, version)
         return DiffOut(
             from_=document_version_out(previous, earlier) if previous else None,
             to=document_version_out(version, previous),

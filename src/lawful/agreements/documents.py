@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -170,6 +171,19 @@ def history(session: Session, kind: DocumentKind) -> list[DocumentVersion]:
     )
 
 
+def previous(session: Session, version: DocumentVersion | None) -> DocumentVersion | None:
+    """The version ``version`` replaced; None for a first version (or for no version)."""
+    if version is None or not version.previous_id:
+        return None
+    return session.get(DocumentVersion, version.previous_id)
+
+
+def predecessors(versions: list[DocumentVersion]) -> dict[uuid.UUID, DocumentVersion | None]:
+    """Each version's predecessor, from one kind's :func:`history`."""
+    by_id = {v.id: v for v in versions}
+    return {v.id: by_id.get(v.previous_id) if v.previous_id else None for v in versions}
+
+
 def version_at(session: Session, kind: DocumentKind, moment: datetime) -> DocumentVersion | None:
     """The version that was in force at ``moment`` (the earliest one if none was yet)."""
     found = session.scalar(
@@ -302,6 +316,11 @@ def changes(old: str, new: str) -> list[Change]:
 
 def changed(found: Iterable[Change]) -> list[Change]:
     return [c for c in found if c.kind != "same"]
+
+
+def changes_since(previous: DocumentVersion | None, version: DocumentVersion) -> list[Change]:
+    """The paragraphs of ``version`` that differ from ``previous`` (every one, for a first version)."""
+    return changed(changes(previous.text if previous else "", version.text))
 
 
 def _sections(found: list[Change]) -> list[tuple[str, Change]]:

@@ -51,7 +51,7 @@ class Notice:
 
     @property
     def changed(self) -> int:
-        return len(documents.changed(documents.changes(self.since.text, self.current.text)))
+        return len(documents.changes_since(self.since, self.current))
 
 
 def _current(session: Session) -> DocumentVersion | None:

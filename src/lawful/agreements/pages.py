@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -30,7 +30,7 @@ from lawful.agreements.models import Agreement, AgreementEvent, Channel, Documen
 from lawful.agreements.service import AgreementView
 from lawful.billing import catalogue
 from lawful.billing.models import Charge, Plan, PriceModel
-from lawful.billing.pages import finance, number, pricing_summary
+from lawful.billing.pages import finance, number, parse_uuid, pricing_summary, today
 from lawful.billing.rating import from_micros
 from lawful.data.db import Database
 from lawful.errors import Conflict, Invalid, LawfulError, NotFound
@@ -39,7 +39,7 @@ from lawful.policy.model import Policy
 from lawful.users import repository as users_repository
 from lawful.web.auth import CurrentStaff, csrf_protect, current_staff
 from lawful.web.console import redirect, render
-from lawful.web.deps import get_db, get_policy
+from lawful.web.deps import ensure_published, get_db, get_policy
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -55,15 +55,6 @@ EVENTS = {
     AgreementEvent.plan_changed: "plan changed",
     AgreementEvent.cancelled: "cancelled",
 }
-
-
-def ensure_published(request: Request) -> None:
-    """Publish the app's terms and statement if this process has not yet (see the API's)."""
-    request.app.state.publication.ensure()
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 # --- the section of a customer's record ---------------------------------------------------------
@@ -176,13 +167,6 @@ def agreement_section(
 # --- concluding an agreement in the console ---------------------------------------------------
 
 
-def _parse_uuid(value: str, field: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value.strip())
-    except ValueError:
-        raise Invalid(f"choose {what}", detail={"field": field}) from None
-
-
 def _parse_day(value: str, field: str, label: str) -> date:
     try:
         return date.fromisoformat(value.strip())
@@ -224,7 +208,7 @@ def conclude(
         "accept": accept,
     }
     try:
-        plan = _parse_uuid(plan_id, "plan_id", "a plan")
+        plan = parse_uuid(plan_id, "a plan", field="plan_id")
         start = _parse_day(starts_on, "starts_on", "Starts on")
         if not note.strip():
             raise Invalid("say how the customer agreed (e.g. a signed order form)", detail={"field": "note"})
@@ -242,18 +226,10 @@ def conclude(
     except LawfulError as exc:
         # the customer's record, with the message next to the form (a lazy import: that page
         # includes this section)
-        from lawful.customers.pages import detail_response
+        from lawful.customers.pages import refused_form
 
         with db.unit_of_work(PURPOSE, caller.actor) as session:
-            return detail_response(
-                request,
-                caller,
-                session,
-                customer_id,
-                status_code=exc.status,
-                errors={"agreement": exc.message},
-                values={"agreement": given},
-            )
+            return refused_form(request, caller, session, customer_id, exc, "agreement", given)
     return redirect(f"/console/customers/{customer_id}?done=agreement-concluded#agreements")
 
 
@@ -283,13 +259,8 @@ class VersionRow:
 
 def version_rows(session: Session, kind: DocumentKind) -> list[VersionRow]:
     versions = documents.history(session, kind)
-    by_id = {v.id: v for v in versions}
-    rows = []
-    for v in versions:
-        previous = by_id.get(v.previous_id) if v.previous_id else None
-        found = documents.changed(documents.changes(previous.text if previous else "", v.text))
-        rows.append(VersionRow(v, previous, len(found)))
-    return rows
+    before = documents.predecessors(versions)
+    return [VersionRow(v, before[v.id], len(documents.changes_since(before[v.id], v))) for v in versions]
 
 
 @router.get(DOCUMENTS, response_class=HTMLResponse)
@@ -327,12 +298,12 @@ def version_page(
         version = session.get(DocumentVersion, version_id)
         if version is None:
             raise NotFound("no such version of a document")
-        previous = session.get(DocumentVersion, version.previous_id) if version.previous_id else None
+        previous = documents.previous(session, version)
         following = next(
             (v for v in documents.history(session, version.kind) if v.previous_id == version.id), None
         )
         session.expunge_all()
-    found = documents.changed(documents.changes(previous.text if previous else "", version.text))
+    found = documents.changes_since(previous, version)
     diff = documents.diff_html(previous.text, version.text, context=True) if previous else Markup("")
     title = f"{documents.TITLES[version.kind].capitalize()}, version {version.digest[:12]}"
     return render(

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from lawful.agreements import documents
 from lawful.agreements.documents import Document
-from lawful.agreements.models import DocumentKind
-from lawful.agreements.publication import Publication, Version
+from lawful.agreements.models import DocumentKind, DocumentVersion
+from lawful.agreements.publication import Version
 from lawful.billing import catalogue, reports
 from lawful.billing.models import Charge, Metric, Plan, PriceModel
 from lawful.billing.pages import money, number
@@ -37,7 +37,7 @@ from lawful.policy.model import Policy
 from lawful.policy.render import render_statement
 from lawful.settings import Settings
 from lawful.web.auth import csrf_protect
-from lawful.web.deps import get_db, get_policy, get_settings
+from lawful.web.deps import get_db, get_policy, get_publication, get_settings
 from lawful.web.errors import ERROR_RESPONSES
 from lawful.web.templating import templates
 
@@ -58,8 +58,8 @@ PATHS = {DocumentKind.statement: "/privacy", DocumentKind.terms: "/terms"}
 
 def public_context(request: Request, *, current: str = "", title: str, **extra: Any) -> dict[str, Any]:
     """What ``layout.html`` needs on a public page, plus the page's own variables."""
-    policy: Policy = request.app.state.policy
-    settings: Settings = request.app.state.settings
+    policy = get_policy(request)
+    settings = get_settings(request)
     return {
         "area": "public",
         "area_name": policy.organisation.name,
@@ -188,14 +188,10 @@ def pricing(request: Request, db: Database = Depends(get_db)) -> Response:
 # --- the published documents ------------------------------------------------------------------
 
 
-def publication(request: Request) -> Publication:
-    found: Publication = request.app.state.publication
-    return found
-
-
-def version_name(version: Version) -> str:
+def version_name(version: Version | DocumentVersion) -> str:
     """How a version is named to readers: the author's label (if any) and the short content hash."""
-    return f"{version.label} · {version.short}" if version.label else version.short
+    short = version.digest[:12]
+    return f"{version.label} · {short}" if version.label else short
 
 
 _statement_html: dict[str, Markup] = {}
@@ -220,7 +216,7 @@ def _title(document: Document, policy: Policy) -> str:
 
 
 def _document_page(request: Request, kind: DocumentKind, policy: Policy) -> HTMLResponse:
-    source = publication(request)
+    source = get_publication(request)
     version = source.version(kind)
     document = source.document(kind)
     body = (
@@ -248,7 +244,7 @@ def _document_page(request: Request, kind: DocumentKind, policy: Policy) -> HTML
 
 
 def _markdown(request: Request, kind: DocumentKind) -> Response:
-    source = publication(request)
+    source = get_publication(request)
     version = source.version(kind)
     return Response(
         source.document(kind).text,
@@ -299,7 +295,7 @@ class PublishedDocuments(BaseModel):
 )
 def published_documents(request: Request, settings: Settings = Depends(get_settings)) -> PublishedDocuments:
     base = settings.base_url.rstrip("/")
-    versions = publication(request).ensure()
+    versions = get_publication(request).ensure()
     return PublishedDocuments(
         documents=[
             PublishedVersion(

@@ -71,3 +71,7 @@ class Publication:
 
     def version(self, kind: DocumentKind) -> Version:
         return self.ensure()[kind]
+
+    def in_force(self) -> tuple[Version, Version]:
+        """The versions of the terms and of the statement in force, the pair a form asks to accept."""
+        return self.version(DocumentKind.terms), self.version(DocumentKind.statement)

@@ -15,6 +15,7 @@ instead of a link). Rate limits per IP address are the web layer's (:mod:`lawful
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -39,6 +40,8 @@ from lawful.users.security import hash_password, new_token, token_hash
 CONFIRM_KIND = "signup_confirmation"
 EXISTING_KIND = "signup_existing"
 LATEST_START = 365  # days ahead a sign-up may start
+KVK_NEEDED = "the KvK number is needed for a business registered in the Netherlands"
+VAT_NEEDED = "the VAT number is needed for a business in the EU"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +116,21 @@ def _required(errors: FormErrors, name: str, value: str, what: str, limit: int =
     return value
 
 
+def _needed(
+    errors: FormErrors, name: str, value: str, clean: Callable[[str], str | None], missing: str
+) -> str | None:
+    """A number the country needs, as ``clean`` writes it; None (and the field's error) when it is
+    missing or ``clean`` refuses it."""
+    if not value.strip():
+        errors.add(name, missing)
+        return None
+    try:
+        return clean(value)
+    except Invalid as exc:
+        errors.add(name, exc.message)
+        return None
+
+
 def check(
     session: Session,
     form: SignupForm,
@@ -144,26 +162,14 @@ def check(
         errors.add("country", exc.message)
     kvk: str | None = None
     if needs_kvk(country):
-        if not form.kvk_number.strip():
-            errors.add("kvk_number", "the KvK number is needed for a business registered in the Netherlands")
-        else:
-            try:
-                kvk = customers.clean_kvk(form.kvk_number)
-            except Invalid as exc:
-                errors.add("kvk_number", exc.message)
+        kvk = _needed(errors, "kvk_number", form.kvk_number, customers.clean_kvk, KVK_NEEDED)
     vat_number: str | None = None
     if needs_vat(country):
-        if not form.vat_number.strip():
-            errors.add("vat_number", "the VAT number is needed for a business in the EU")
-        else:
-            try:
-                vat_number = customers.clean_vat(form.vat_number)
-            except Invalid as exc:
-                errors.add("vat_number", exc.message)
-            if vat_number and vat_number[:2].replace("EL", "GR") != country:
-                errors.add(
-                    "vat_number", f"the VAT number {vat_number} is not one of {country}, the country given"
-                )
+        vat_number = _needed(errors, "vat_number", form.vat_number, customers.clean_vat, VAT_NEEDED)
+        if vat_number and vat_number[:2].replace("EL", "GR") != country:
+            errors.add(
+                "vat_number", f"the VAT number {vat_number} is not one of {country}, the country given"
+            )
     street = _required(errors, "street", form.street, "the street and number")
     postal_code = _required(errors, "postal_code", form.postal_code, "the postal code", 20)
     city = _required(errors, "city", form.city, "the city", 100)

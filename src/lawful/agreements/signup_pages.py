@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from lawful.agreements import signup
-from lawful.agreements.models import DocumentKind, DocumentVersion, Signup
+from lawful.agreements.models import DocumentVersion, Signup
 from lawful.agreements.public_pages import (
     PURPOSE,
     PlanView,
@@ -30,13 +30,12 @@ from lawful.agreements.public_pages import (
     plan_views,
     problem,
     public_context,
-    publication,
     render,
     version_name,
 )
 from lawful.agreements.publication import Version
 from lawful.billing import catalogue
-from lawful.billing.vat import EU
+from lawful.billing.vat import COUNTRY_NAMES, EU
 from lawful.customers.models import CustomerKind
 from lawful.data.db import Database
 from lawful.data.purpose import Actor
@@ -44,8 +43,9 @@ from lawful.errors import Invalid, LawfulError, NotFound
 from lawful.policy.model import Policy
 from lawful.settings import Settings
 from lawful.users import service as users
-from lawful.web.auth import USER_COOKIE, client_ip, csrf_protect, set_session_cookie
-from lawful.web.deps import get_db, get_policy, get_settings
+from lawful.users.pages import signed_in_by_link
+from lawful.web.auth import auth_config, client_ip, csrf_protect
+from lawful.web.deps import get_db, get_policy, get_publication, get_settings
 from lawful.web.mail import deliver_after_response
 from lawful.web.ratelimit import RateLimiter
 
@@ -58,31 +58,22 @@ CLOSED = "sign-up on this website is closed"
 
 FormStr = Annotated[str, Form()]
 
-# Countries of the form's list: the EU (VAT numbers needed) and the usual others. Codes are checked
-# by the sign-up service, not by this list.
-COUNTRIES = {
-    "AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "HR": "Croatia", "CY": "Cyprus",
-    "CZ": "Czechia", "DK": "Denmark", "EE": "Estonia", "FI": "Finland", "FR": "France",
-    "DE": "Germany", "GR": "Greece", "HU": "Hungary", "IE": "Ireland", "IT": "Italy",
-    "LV": "Latvia", "LT": "Lithuania", "LU": "Luxembourg", "MT": "Malta", "NL": "Netherlands",
-    "PL": "Poland", "PT": "Portugal", "RO": "Romania", "SK": "Slovakia", "SI": "Slovenia",
-    "ES": "Spain", "SE": "Sweden", "IS": "Iceland", "LI": "Liechtenstein", "NO": "Norway",
-    "CH": "Switzerland", "GB": "United Kingdom", "US": "United States", "CA": "Canada",
-    "AU": "Australia", "NZ": "New Zealand", "JP": "Japan", "SG": "Singapore",
-}  # fmt: skip
+
+def _closed(request: Request) -> HTMLResponse:
+    return problem(request, NotFound(CLOSED), title="Sign-up is closed")
 
 
-def _limited(request: Request, limiter: RateLimiter, what: str) -> HTMLResponse | None:
+def _refused(request: Request, settings: Settings, limiter: RateLimiter, what: str) -> HTMLResponse | None:
+    """The page for a form that is not handled: sign-up is closed, or this address made too many
+    attempts (``what``) in the limiter's window; None to go on."""
+    if not settings.signup_open:
+        return _closed(request)
     try:
         limiter.check(client_ip(request), what)
     except LawfulError as exc:
         retry = {"Retry-After": str(int(limiter.window))}
         return problem(request, exc, title="Too many attempts", headers=retry)
     return None
-
-
-def _closed(request: Request) -> HTMLResponse:
-    return problem(request, NotFound(CLOSED), title="Sign-up is closed")
 
 
 # --- why each field is asked ------------------------------------------------------------------
@@ -185,11 +176,6 @@ def sole_proprietor_note(policy: Policy) -> str:
 # --- sign-up ----------------------------------------------------------------------------------
 
 
-def _versions(request: Request) -> tuple[Version, Version]:
-    source = publication(request)
-    return source.version(DocumentKind.terms), source.version(DocumentKind.statement)
-
-
 def _form_page(
     request: Request,
     *,
@@ -197,8 +183,8 @@ def _form_page(
     form: signup.SignupForm,
     errors: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    policy: Policy = request.app.state.policy
-    terms, statement = _versions(request)
+    policy = get_policy(request)
+    terms, statement = get_publication(request).in_force()
     # The box stays ticked only for the versions that were shown (and are still in force).
     current = form.terms_version == terms.digest and form.statement_version == statement.digest
     today = date.today()
@@ -216,7 +202,7 @@ def _form_page(
         errors=errors,
         why={name: why(policy, name) for name in USES},
         sole_proprietor_note=sole_proprietor_note(policy),
-        countries=sorted(COUNTRIES.items(), key=lambda item: item[1]),
+        countries=sorted(COUNTRY_NAMES.items(), key=lambda item: item[1]),
         eu=" ".join(sorted(EU)),
         kinds=CustomerKind,
         today=today.isoformat(),
@@ -283,11 +269,9 @@ def sign_up(
     policy: Policy = Depends(get_policy),
 ) -> Response:
     """The same answer (a redirect to the same page) whether or not the address has an account."""
-    if not settings.signup_open:
-        return _closed(request)
-    limited = _limited(request, request.app.state.signup_limit, "sign-ups")
-    if limited is not None:
-        return limited
+    refused = _refused(request, settings, request.app.state.signup_limit, "sign-ups")
+    if refused is not None:
+        return refused
     form = signup.SignupForm(
         plan_id=plan_id,
         kind=kind,
@@ -306,7 +290,7 @@ def sign_up(
         terms_version=terms_version,
         statement_version=statement_version,
     )
-    terms_v, statement_v = _versions(request)
+    terms_v, statement_v = get_publication(request).in_force()
     try:
         with db.unit_of_work(PURPOSE, SIGNUP) as session:
             signup.start(
@@ -358,14 +342,12 @@ class Summary:
 
 def _version_of(session: Session, version_id: uuid.UUID) -> str:
     row = session.get(DocumentVersion, version_id)
-    if row is None:
-        return "unknown"
-    return f"{row.label} · {row.digest[:12]}" if row.label else row.digest[:12]
+    return "unknown" if row is None else version_name(row)
 
 
 def summary(session: Session, row: Signup) -> Summary:
     plans = plan_views(session, [catalogue.get_plan(session, row.plan_id)])
-    country = COUNTRIES.get(row.country, row.country)
+    country = COUNTRY_NAMES.get(row.country, row.country)
     return Summary(
         email=row.email,
         admin_name=row.admin_name,
@@ -383,14 +365,25 @@ def summary(session: Session, row: Signup) -> Summary:
     )
 
 
-def _pending_summary(db: Database, token: str) -> Summary:
-    """The summary of the sign-up behind ``token`` (404 unknown, 410 used or expired)."""
-    with db.unit_of_work(PURPOSE, SIGNUP) as session:
-        return summary(session, signup.pending(session, token))
+def _link_problem(request: Request, exc: LawfulError) -> HTMLResponse:
+    return problem(request, exc, title="This link does not work")
+
+
+def _opened(request: Request, db: Database, settings: Settings, token: str) -> Summary | HTMLResponse:
+    """The summary of the sign-up behind the confirmation link ``token``, or the page that says why
+    it is not shown (sign-up closed, too many attempts, the link unknown, used or expired)."""
+    refused = _refused(request, settings, request.app.state.confirm_limit, "confirmation attempts")
+    if refused is not None:
+        return refused
+    try:
+        with db.unit_of_work(PURPOSE, SIGNUP) as session:
+            return summary(session, signup.pending(session, token))
+    except LawfulError as exc:  # NotFound, Gone
+        return _link_problem(request, exc)
 
 
 def _confirm_page(request: Request, found: Summary, *, error: LawfulError | None = None) -> HTMLResponse:
-    policy: Policy = request.app.state.policy
+    policy = get_policy(request)
     context = public_context(
         request,
         title="Confirm your sign-up",
@@ -401,23 +394,13 @@ def _confirm_page(request: Request, found: Summary, *, error: LawfulError | None
     return render(request, "confirm.html", context, error.status if error else 200)
 
 
-def _link_problem(request: Request, exc: LawfulError) -> HTMLResponse:
-    return problem(request, exc, title="This link does not work")
-
-
 @router.get("/signup/confirm/{token}", response_class=HTMLResponse)
 def confirm_form(
     request: Request, token: str, db: Database = Depends(get_db), settings: Settings = Depends(get_settings)
 ) -> Response:
-    if not settings.signup_open:
-        return _closed(request)
-    limited = _limited(request, request.app.state.confirm_limit, "confirmation attempts")
-    if limited is not None:
-        return limited
-    try:
-        found = _pending_summary(db, token)
-    except LawfulError as exc:  # NotFound, Gone
-        return _link_problem(request, exc)
+    found = _opened(request, db, settings, token)
+    if isinstance(found, HTMLResponse):
+        return found
     return _confirm_page(request, found)
 
 
@@ -430,18 +413,12 @@ def confirm(
     db: Database = Depends(get_db),
     settings: Settings = Depends(get_settings),
 ) -> Response:
-    if not settings.signup_open:
-        return _closed(request)
-    limited = _limited(request, request.app.state.confirm_limit, "confirmation attempts")
-    if limited is not None:
-        return limited
-    try:
-        found = _pending_summary(db, token)
-    except LawfulError as exc:
-        return _link_problem(request, exc)
+    found = _opened(request, db, settings, token)
+    if isinstance(found, HTMLResponse):
+        return found
     if password != password_repeat:
         return _confirm_page(request, found, error=Invalid(MISMATCH))
-    cfg: users.AuthConfig = request.app.state.auth
+    cfg = auth_config(request)
     try:
         with db.unit_of_work(PURPOSE, SIGNUP) as session:
             user = signup.confirm(session, token, password=password, auth=cfg)
@@ -450,7 +427,4 @@ def confirm(
         return _confirm_page(request, found, error=exc)
     except LawfulError as exc:  # used or expired meanwhile, or the address has an account now
         return _link_problem(request, exc)
-    target = "/portal/second-factor" if web.second_factor_pending else LANDING
-    response = RedirectResponse(target, status_code=303)
-    set_session_cookie(response, USER_COOKIE, session_token, settings)
-    return response
+    return signed_in_by_link(LANDING, session_token, web, settings)

@@ -88,7 +88,7 @@ from lawful.retention.holds import hold_of
 from lawful.settings import Settings
 from lawful.web.api import Limit, Offset, errors, staff_api, user_api
 from lawful.web.auth import CurrentStaff, CurrentUser, csrf_protect
-from lawful.web.deps import get_db, get_policy, get_settings
+from lawful.web.deps import ensure_published, get_db, get_policy, get_settings
 from lawful.web.errors import ERROR_RESPONSES
 
 router = APIRouter(
@@ -476,7 +476,7 @@ def subscribe(
     caller: CurrentStaff = Depends(finance_staff),
     db: Database = Depends(get_db),
 ) -> SubscriptionOut:
-    request.app.state.publication.ensure()  # the record names the terms and statement in force
+    ensure_published(request)  # the record names the terms and statement in force
     with db.unit_of_work(CONTRACT, caller.actor) as session:
         how = agreements.Acceptance.by_staff(session, caller.staff.id, note=API_NOTE)
         agreements.subscribe(session, customer_id, body.plan_id, starts_on=body.starts_on, how=how)
@@ -497,7 +497,7 @@ def cancel_subscription(
     caller: CurrentStaff = Depends(finance_staff),
     db: Database = Depends(get_db),
 ) -> SubscriptionOut:
-    request.app.state.publication.ensure()
+    ensure_published(request)
     with db.unit_of_work(CONTRACT, caller.actor) as session:
         how = agreements.Acceptance.by_staff(session, caller.staff.id, note=API_NOTE)
         agreements.cancel(session, customer_id, on=body.on, how=how)

@@ -65,7 +65,7 @@ from lawful.settings import Settings
 from lawful.users import repository as users_repository
 from lawful.web.auth import CurrentStaff, csrf_protect, staff_under
 from lawful.web.console import page_url, redirect, section_page
-from lawful.web.deps import get_db, get_policy, get_settings
+from lawful.web.deps import ensure_published, get_db, get_policy, get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -514,11 +514,12 @@ def parse_day(value: str, label: str) -> date:
         raise Invalid(f"{label}: {value!r} is not a date (YYYY-MM-DD)", detail={"field": label}) from None
 
 
-def parse_uuid(value: str, what: str) -> uuid.UUID:
+def parse_uuid(value: str, what: str, *, field: str = "") -> uuid.UUID:
+    """The id a form's choice names; refused with "choose ``what``" for ``field`` (else ``what``)."""
     try:
         return uuid.UUID(value.strip())
     except ValueError:
-        raise Invalid(f"choose {what}", detail={"field": what}) from None
+        raise Invalid(f"choose {what}", detail={"field": field or what}) from None
 
 
 # --- the overview ---------------------------------------------------------------------------------
@@ -849,7 +850,7 @@ def subscribe(
     try:
         plan = parse_uuid(plan_id, "plan_id")
         start = parse_day(starts_on, "starts_on")
-        request.app.state.publication.ensure()  # the record names the terms and statement in force
+        ensure_published(request)  # the record names the terms and statement in force
         with db.unit_of_work(PURPOSE, caller.actor) as session:
             how = agreements.Acceptance.by_staff(session, caller.staff.id, note=CONSOLE_NOTE)
             agreements.subscribe(session, customer_id, plan, starts_on=start, how=how)
@@ -879,7 +880,7 @@ def cancel(
 ) -> Response:
     try:
         day = parse_day(on, "on")
-        request.app.state.publication.ensure()
+        ensure_published(request)
         with db.unit_of_work(PURPOSE, caller.actor) as session:
             how = agreements.Acceptance.by_staff(session, caller.staff.id, note=CONSOLE_NOTE)
             agreements.cancel(session, customer_id, on=day, how=how)

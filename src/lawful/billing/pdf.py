@@ -40,6 +40,7 @@ from lawful.billing.document import (
     Party,
     VatCategory,
 )
+from lawful.billing.vat import COUNTRY_NAMES
 
 CURRENCY_SYMBOLS = {"EUR": "€"}
 MONTHS = (
@@ -55,16 +56,6 @@ UNIT_LABELS = {
     "ANN": ("year", "years"),
     "E34": ("GB", "GB"),
 }
-COUNTRY_NAMES = {
-    "AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "CY": "Cyprus", "CZ": "Czechia",
-    "DE": "Germany", "DK": "Denmark", "EE": "Estonia", "ES": "Spain", "FI": "Finland",
-    "FR": "France", "GR": "Greece", "HR": "Croatia", "HU": "Hungary", "IE": "Ireland",
-    "IT": "Italy", "LT": "Lithuania", "LU": "Luxembourg", "LV": "Latvia", "MT": "Malta",
-    "NL": "Netherlands", "PL": "Poland", "PT": "Portugal", "RO": "Romania", "SE": "Sweden",
-    "SI": "Slovenia", "SK": "Slovakia", "IS": "Iceland", "LI": "Liechtenstein", "NO": "Norway",
-    "CH": "Switzerland", "GB": "United Kingdom", "US": "United States", "CA": "Canada",
-    "AU": "Australia", "NZ": "New Zealand", "JP": "Japan", "SG": "Singapore",
-}  # fmt: skip
 ALLOWED_URL_SCHEMES = ("data",)
 PDF_VARIANT = "pdf/a-3b"  # Factur-X is a PDF/A-3 (the XML is an associated file); B: visual appearance
 

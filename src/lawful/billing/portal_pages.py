@@ -23,8 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from lawful.agreements import service as agreements
-from lawful.agreements.models import Channel, DocumentKind, DocumentVersion
-from lawful.agreements.publication import Publication
+from lawful.agreements.models import Channel, DocumentVersion
 from lawful.billing import catalogue, invoices, reports
 from lawful.billing.models import InvoiceStatus
 from lawful.billing.pages import (
@@ -46,7 +45,7 @@ from lawful.policy.model import Policy
 from lawful.settings import Settings
 from lawful.web import portal
 from lawful.web.auth import CurrentUser, client_ip, csrf_protect, customer_admin
-from lawful.web.deps import get_db, get_policy, get_settings
+from lawful.web.deps import get_db, get_policy, get_publication, get_settings
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -72,7 +71,6 @@ def _page(
     values: dict[str, str] | None = None,
 ) -> Response:
     on = today()
-    publication: Publication = request.app.state.publication
     with db.unit_of_work(PURPOSE, caller.actor) as session:
         subscription = catalogue.current_subscription(session, caller.customer_id, on)
         plan = catalogue.get_plan(session, subscription.plan_id) if subscription else None
@@ -92,6 +90,7 @@ def _page(
         ]
     documents.sort(key=lambda row: (row.issue_date, row.number), reverse=True)
     done = DONE.get(request.query_params.get("done", ""))
+    terms, statement = get_publication(request).in_force()
     context = portal.portal_context(
         request,
         caller,
@@ -100,8 +99,8 @@ def _page(
         flashes=[("ok", done)] if done else [],
         offered=offered,
         upcoming=upcoming,
-        terms=publication.version(DocumentKind.terms),
-        statement=publication.version(DocumentKind.statement),
+        terms=terms,
+        statement=statement,
         tomorrow=on + timedelta(days=1),
         errors=errors or {},
         values=values or {},
@@ -131,9 +130,7 @@ def _acceptance(
     request: Request, session: Session, caller: CurrentUser, terms: str, statement: str
 ) -> agreements.Acceptance:
     """The admin's acceptance of the versions shown on the form, which must be the ones in force."""
-    publication: Publication = request.app.state.publication
-    shown_terms = publication.version(DocumentKind.terms)
-    shown_statement = publication.version(DocumentKind.statement)
+    shown_terms, shown_statement = get_publication(request).in_force()
     if terms != shown_terms.digest or statement != shown_statement.digest:
         raise Invalid(
             "the terms or the privacy statement changed while you were on this page; read them and try again",

@@ -32,6 +32,19 @@ from lawful.billing.models import VatTreatment
 EU = frozenset(s.upper() for s in eu_vat.MEMBER_STATES if s not in ("el", "xi")) | {"GR"}
 HOME = "NL"
 
+# The names of the countries in English: the EU's (VAT numbers needed) and the usual others, on
+# invoices and in the sign-up form's list (a code not here is shown as itself).
+COUNTRY_NAMES = {
+    "AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "CY": "Cyprus", "CZ": "Czechia",
+    "DE": "Germany", "DK": "Denmark", "EE": "Estonia", "ES": "Spain", "FI": "Finland",
+    "FR": "France", "GR": "Greece", "HR": "Croatia", "HU": "Hungary", "IE": "Ireland",
+    "IT": "Italy", "LT": "Lithuania", "LU": "Luxembourg", "LV": "Latvia", "MT": "Malta",
+    "NL": "Netherlands", "PL": "Poland", "PT": "Portugal", "RO": "Romania", "SE": "Sweden",
+    "SI": "Slovenia", "SK": "Slovakia", "IS": "Iceland", "LI": "Liechtenstein", "NO": "Norway",
+    "CH": "Switzerland", "GB": "United Kingdom", "US": "United States", "CA": "Canada",
+    "AU": "Australia", "NZ": "New Zealand", "JP": "Japan", "SG": "Singapore",
+}  # fmt: skip
+
 
 def normalise_vat(value: str | None) -> str | None:
     """A VAT number in its compact form (``"NL004495445B01"``) or None when empty."""

@@ -30,7 +30,7 @@ from lawful.users import repository as users_repository
 from lawful.users.service import normalise_email
 from lawful.web.auth import CurrentStaff, csrf_protect, staff_under
 from lawful.web.console import DONE, PER_PAGE, flashes, page_url, redirect, render
-from lawful.web.deps import get_db, get_policy
+from lawful.web.deps import ensure_published, get_db, get_policy
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -159,6 +159,28 @@ def detail_response(
     )
 
 
+def refused_form(
+    request: Request,
+    caller: CurrentStaff,
+    session: Session,
+    customer_id: uuid.UUID,
+    exc: LawfulError,
+    form: str,
+    given: Mapping[str, str],
+) -> HTMLResponse:
+    """The customer's record again after ``exc`` refused the section's form ``form``: the message
+    next to it, and the form filled in as given."""
+    return detail_response(
+        request,
+        caller,
+        session,
+        customer_id,
+        status_code=exc.status,
+        errors={form: exc.message},
+        values={form: given},
+    )
+
+
 @router.get("/console/customers/{customer_id}", response_class=HTMLResponse)
 def customer_detail(
     request: Request,
@@ -166,7 +188,7 @@ def customer_detail(
     caller: CurrentStaff = staff_under("contract"),
     db: Database = Depends(get_db),
 ) -> Response:
-    agreements_pages.ensure_published(request)  # the versions the form to conclude an agreement names
+    ensure_published(request)  # the versions the form to conclude an agreement names
     with db.unit_of_work("contract", caller.actor) as session:
         return detail_response(request, caller, session, customer_id)
 
@@ -224,15 +246,7 @@ def add_contact(
             changes = _contact_changes(form)
             service.add_contact(session, customer, **changes)
         except LawfulError as exc:
-            return detail_response(
-                request,
-                caller,
-                session,
-                customer_id,
-                status_code=exc.status,
-                errors={"contact": exc.message},
-                values={"contact": form},
-            )
+            return refused_form(request, caller, session, customer_id, exc, "contact", form)
     return redirect(f"/console/customers/{customer_id}?done=contact-added#contacts")
 
 
@@ -328,7 +342,7 @@ def end_contract(
     caller: CurrentStaff = staff_under("contract"),
     db: Database = Depends(get_db),
 ) -> Response:
-    agreements_pages.ensure_published(request)
+    ensure_published(request)
     try:
         on = parse_date(contract_end, field="contract_end", label="Contract ends on")
         if on is None:
@@ -346,13 +360,6 @@ def end_contract(
     except LawfulError as exc:
         # nothing was changed (the unit of work rolled back); an unknown customer is a 404 here
         with db.unit_of_work("contract", caller.actor) as session:
-            return detail_response(
-                request,
-                caller,
-                session,
-                customer_id,
-                status_code=exc.status,
-                errors={"contract": exc.message},
-                values={"contract": {"contract_end": contract_end}},
-            )
+            given = {"contract_end": contract_end}
+            return refused_form(request, caller, session, customer_id, exc, "contract", given)
     return redirect(f"/console/customers/{customer_id}?done=contract-ended#contract")

@@ -23,11 +23,8 @@ import csv
 import io
 import json
 import re
-import threading
-import time
 import uuid
 import zipfile
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -48,6 +45,7 @@ from lawful.web.auth import CurrentUser, client_ip, csrf_protect, current_user
 from lawful.web.deps import get_db, get_policy
 from lawful.web.downloads import download
 from lawful.web.portal import portal_context, render
+from lawful.web.ratelimit import RateLimiter
 from lawful.web.templating import templates
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -440,33 +438,11 @@ def tables_zip(made: Packaged = packaged(RequestKind.portability)) -> Response:
 # --- confirming a request from its mailed link ------------------------------------------------------
 
 
-class Throttle:
-    """At most ``limit`` attempts per key in a sliding window of ``window`` seconds (in this process)."""
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._seen: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            if len(self._seen) > 10_000:
-                self._seen = {k: v for k, v in self._seen.items() if v and v[-1] > now - self.window}
-            attempts = self._seen.setdefault(key, deque())
-            while attempts and attempts[0] <= now - self.window:
-                attempts.popleft()
-            if len(attempts) >= self.limit:
-                return False
-            attempts.append(now)
-            return True
-
-
-def verify_throttle(request: Request) -> Throttle:
+def verify_throttle(request: Request) -> RateLimiter:
+    """At most :data:`VERIFY_LIMIT` confirmations per address in a sliding window (in this process)."""
     throttle = getattr(request.app.state, "rights_verify_throttle", None)
-    if not isinstance(throttle, Throttle):
-        throttle = Throttle(VERIFY_LIMIT, VERIFY_WINDOW_S)
+    if not isinstance(throttle, RateLimiter):
+        throttle = RateLimiter(VERIFY_LIMIT, VERIFY_WINDOW_S)
         request.app.state.rights_verify_throttle = throttle
     return throttle
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from lawful.customers import repository as customers_repository
 from lawful.customers import service as customers_service
-from lawful.customers.pages import detail_response, parse_date
+from lawful.customers.pages import parse_date, refused_form
 from lawful.data.db import Database
 from lawful.errors import Invalid, LawfulError
 from lawful.support import repository, service
@@ -69,15 +69,7 @@ def log_contact(
                 follow_up_on=parse_date(follow_up_on, field="follow_up_on", label="Follow up on"),
             )
         except LawfulError as exc:
-            return detail_response(
-                request,
-                caller,
-                session,
-                customer_id,
-                status_code=exc.status,
-                errors={"support": exc.message},
-                values={"support": form},
-            )
+            return refused_form(request, caller, session, customer_id, exc, "support", form)
     return redirect(f"/console/customers/{customer_id}?done=support-logged#support")
 
 

@@ -27,7 +27,7 @@ from lawful.rights.service import Browser
 from lawful.settings import Settings
 from lawful.users import repository as repo
 from lawful.users import service
-from lawful.users.models import AccountStatus, PrincipalKind, TokenKind, User, UserRole
+from lawful.users.models import AccountStatus, PrincipalKind, TokenKind, User, UserRole, WebSession
 from lawful.users.security import new_totp_secret, totp_qr_svg, totp_uri
 from lawful.web.auth import (
     AUTH,
@@ -83,6 +83,13 @@ def _after_password(target: str, pending: bool) -> str:
     if not pending:
         return target
     return "/portal/second-factor" + ("" if target == HOME else f"?next={quote(target)}")
+
+
+def signed_in_by_link(target: str, token: str, web: WebSession, settings: Settings) -> RedirectResponse:
+    """The answer once a one-time link and a new password signed a user in (an accepted invitation,
+    a confirmed sign-up; :func:`lawful.users.service.start_verified_session`): the session cookie,
+    and on to ``target``, by the second factor if the account has one."""
+    return _signed_in(_after_password(target, web.second_factor_pending), token, settings)
 
 
 # --- signing in and out -----------------------------------------------------------------------
@@ -276,7 +283,7 @@ def accept_invitation(
             session_token, web = service.start_verified_session(session, user, ip=client_ip(request), cfg=cfg)
     except Invalid as exc:  # rolled back: the link still works
         return _invitation_page(request, invitee, error=exc)
-    return _signed_in(_after_password(HOME, web.second_factor_pending), session_token, settings)
+    return signed_in_by_link(HOME, session_token, web, settings)
 
 
 def _forgot_page(request: Request, *, error: LawfulError | None = None) -> HTMLResponse:

@@ -1,4 +1,5 @@
-"""Rate limits per client IP address for the public forms (sign-up, its confirmation).
+"""Rate limits per client IP address for the public forms (sign-up, its confirmation, and the
+confirmation of a rights request from its mailed link).
 
 A sliding window kept in memory, per process: the addresses are never stored, and they are
 forgotten when their window has passed. With several worker processes each counts on its own, so
