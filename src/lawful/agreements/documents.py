@@ -27,11 +27,11 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 from sqlalchemy import Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lawful.agreements.models import DocumentKind, DocumentVersion
 from lawful.data.base import Base, new_id, utcnow
+from lawful.data.db import dialect_insert
 from lawful.errors import Conflict, Invalid
 from lawful.policy.loader import policy_hash
 from lawful.policy.model import Policy
@@ -111,13 +111,7 @@ def current(session: Session, kind: DocumentKind) -> DocumentVersion | None:
 def insert_or_skip(session: Session, model: type[Base], **values: Any) -> bool:
     """Insert a row into ``model``'s table unless it violates a unique constraint
     (``ON CONFLICT DO NOTHING``); returns whether it went in."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        statement: Any = postgresql.insert(model)
-    elif dialect == "sqlite":
-        statement = sqlite.insert(model)
-    else:
-        raise NotImplementedError(f"no insert-or-skip on {dialect}")
+    statement = dialect_insert(session, model)
     table = model.__table__
     assert isinstance(table, Table)
     inserted = session.execute(

@@ -20,7 +20,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lawful.billing.document import (
@@ -48,6 +47,7 @@ from lawful.billing.run import BUYER_FIELDS, Buyer, next_month
 from lawful.billing.vat import CATEGORY, VatChecker, decide
 from lawful.customers.models import Customer
 from lawful.data.base import new_id, utcnow
+from lawful.data.db import dialect_insert
 from lawful.errors import Conflict, Invalid, NotFound
 from lawful.mail.service import Attachment, AttachmentSource, queue
 from lawful.policy.model import Policy
@@ -62,9 +62,9 @@ def series_of(kind: InvoiceType, issued: date) -> str:
 
 def take_number(session: Session, series: str) -> int:
     """The next number of ``series``, taken inside the caller's transaction."""
-    dialect = session.get_bind().dialect.name
-    maker = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(maker(InvoiceSeries).values(series=series, next_number=1).on_conflict_do_nothing())
+    session.execute(
+        dialect_insert(session, InvoiceSeries).values(series=series, next_number=1).on_conflict_do_nothing()
+    )
     taken = session.execute(
         update(InvoiceSeries)
         .where(InvoiceSeries.series == series)

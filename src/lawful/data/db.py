@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, CursorResult, make_url
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.base import Executable
@@ -46,6 +47,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def dialect_insert(session: Session, target: Any) -> Any:
+    """An INSERT for the session's database that can skip conflicts (``ON CONFLICT DO NOTHING``):
+    PostgreSQL's, else SQLite's, the two databases Lawful runs on."""
+    maker = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return maker(target)
 
 
 class PurposeSession(Session):

@@ -12,19 +12,18 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from lawful.data.db import dialect_insert
 from lawful.monitoring.models import Salt
 from lawful.monitoring.sessions import day_of_ms, day_start_ms
 
 
 def _insert_ignore(session: Session, day: date, value: bytes) -> None:
     values = {"day": day, "value": value, "created_at": datetime.now(UTC)}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(postgresql.insert(Salt).values(values).on_conflict_do_nothing(index_elements=["day"]))
-    else:
-        session.execute(sqlite.insert(Salt).values(values).on_conflict_do_nothing(index_elements=["day"]))
+    session.execute(
+        dialect_insert(session, Salt).values(values).on_conflict_do_nothing(index_elements=["day"])
+    )
 
 
 class Salts:

@@ -20,10 +20,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lawful.customers.models import Customer
+from lawful.data.db import dialect_insert
 from lawful.errors import Conflict, Invalid, NotFound, Unauthorized
 from lawful.monitoring.models import UsageEvent, UsageService
 from lawful.rights.models import Restriction
@@ -288,9 +288,8 @@ def _insert(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """Insert, skipping idempotency keys the service has used before; the keys that were new."""
     if not rows:
         return set()
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     stmt = (
-        module.insert(UsageEvent)
+        dialect_insert(session, UsageEvent)
         .on_conflict_do_nothing(index_elements=["service_id", "idempotency_key"])
         .returning(UsageEvent.idempotency_key)
     )
